@@ -1,0 +1,1 @@
+"""Connectors: sources that fetch Arabic news and publish raw articles."""

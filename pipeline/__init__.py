@@ -1,0 +1,1 @@
+"""Pipeline: the Faust app, topics, agents, sinks and the command line (the Kafka edge)."""

@@ -1,0 +1,78 @@
+"""Settings: infrastructure configuration from the environment (AKHBAR_*), validated once at start-up.
+
+Every variable is documented in ``.env.example``. Nothing here reads the environment at import time:
+call ``load_settings()`` from an entry point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from processors.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AKHBAR_", extra="ignore", env_file=None)
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset = start the embedded Tansu broker"
+    )
+    tansu_binary: Path | None = Field(default=None, description="override path of the tansu binary")
+    elasticsearch_url: str | None = Field(
+        default=None, description="e.g. https://localhost:9200; unset = embedded search store"
+    )
+    elasticsearch_username: str | None = None
+    elasticsearch_password: str | None = None
+    elasticsearch_api_key: str | None = None
+    elasticsearch_ca_certs: Path | None = None
+    elasticsearch_verify_certs: bool = True
+    elasticsearch_alias: str = "akhbar-articles"
+    data_dir: Path = Field(default=Path("data"), description="state, embedded store, archives")
+    feeds_config: Path = Field(default=Path("config/feeds.yaml"))
+    topic_partitions: int = Field(default=1, ge=1, le=64, description="partitions of the article topics")
+    raw_partitions: int = Field(
+        default=1, ge=1, le=64, description="partitions of news.raw.v1 (the deduplication stage)"
+    )
+    table_store: str = Field(default="memory://", description="Faust table store: memory:// or rocksdict://")
+    worker_id: str = Field(default="akhbar-worker", description="Faust app id (consumer group)")
+    session_timeout: float = Field(default=6.0, gt=0, description="seconds; Tansu holds joins for half of it")
+    heartbeat_interval: float = Field(default=2.0, gt=0)
+    keep_non_arabic: bool = Field(default=False, description="index non-Arabic articles instead of dropping")
+    min_text_chars: int = Field(default=80, ge=0, description="shorter articles are dropped as too_short")
+    sink_batch_size: int = Field(default=200, ge=1)
+    sink_batch_seconds: float = Field(default=1.0, gt=0)
+    user_agent: str = "akhbar/0.1 (+https://github.com/akhbar-news/akhbar)"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    web_port: int | None = Field(default=None, description="Faust web/metrics port on 127.0.0.1; unset = off")
+    metrics_port: int | None = Field(default=None, description="Prometheus port on 127.0.0.1; unset = off")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def embedded_store(self) -> bool:
+        return not self.elasticsearch_url
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "search.sqlite3"
+
+    @property
+    def stats_dir(self) -> Path:
+        return self.data_dir / "stats"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the environment; a bad value raises ``ConfigError`` naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"AKHBAR_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid environment: {problems}") from exc

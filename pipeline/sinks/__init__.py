@@ -1,0 +1,1 @@
+"""Sinks: where enriched articles are indexed (Elasticsearch or the embedded store)."""

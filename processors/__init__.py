@@ -1,0 +1,1 @@
+"""Processors: pure-Python stages over typed records (no Kafka, no Faust)."""

@@ -1,0 +1,69 @@
+"""Metrics: in-process counters by (stage, outcome), snapshotted to JSON for `akhbar run`'s live status.
+
+Pure Python and thread-safe so that connectors (threads), agents (event loop) and benchmarks share one kind of
+counter. Prometheus export reads the same counters (no second bookkeeping).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+class Counters:
+    """Named counters ``stage.outcome`` plus gauges, with an atomic JSON snapshot."""
+
+    def __init__(self, process: str) -> None:
+        self.process = process
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._gauges: dict[str, Any] = {}
+        self.started_at = time.time()
+
+    def inc(self, stage: str, outcome: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counts[f"{stage}.{outcome}"] += amount
+
+    def set(self, name: str, value: Any) -> None:
+        with self._lock:
+            self._gauges[name] = value
+
+    def get(self, stage: str, outcome: str) -> int:
+        with self._lock:
+            return self._counts[f"{stage}.{outcome}"]
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "process": self.process,
+                "pid": os.getpid(),
+                "started_at": self.started_at,
+                "updated_at": time.time(),
+                "counts": dict(self._counts),
+                "gauges": dict(self._gauges),
+            }
+
+    def write(self, directory: Path) -> Path:
+        """Write the snapshot to ``directory/<process>.json`` atomically (rename over the old one)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{self.process}.json"
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.snapshot(), ensure_ascii=False), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+
+def read_snapshots(directory: Path) -> list[dict[str, Any]]:
+    """All snapshots in ``directory`` (a missing or half-written one is skipped)."""
+    snapshots = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            snapshots.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return snapshots
