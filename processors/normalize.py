@@ -1,0 +1,31 @@
+"""Normalisation: the one Arabic normalisation for search and matching keys (never for display text).
+
+Written here rather than taken from a library: pyarabic and camel-tools each cover part of it (and camel-tools
+needs data downloads); the rules are short, and search, dedup and the gazetteers must agree on them exactly.
+Rules: NFKC; drop tashkeel (U+064B–U+065F, U+0670), tatweel, bidi and zero-width marks; unify أ إ آ ٱ → ا,
+ى → ي, ة → ه, Persian ی → ي and ک → ك; Arabic-Indic and Persian digits → ASCII; fold whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_DIACRITICS = "".join(chr(c) for c in range(0x064B, 0x0660)) + "\u0670"
+_INVISIBLE = "\u0640\u200b\u200c\u200d\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
+_LETTERS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ی": "ي", "ک": "ك", "ۀ": "ه", "ە": "ه"}
+_DIGITS = {**{chr(0x0660 + i): str(i) for i in range(10)}, **{chr(0x06F0 + i): str(i) for i in range(10)}}
+
+_TABLE = str.maketrans({**dict.fromkeys(_DIACRITICS + _INVISIBLE, None), **_LETTERS, **_DIGITS})
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_arabic(text: str) -> str:
+    """Return the search/matching key of ``text`` (lowercased for the Latin letters it may hold)."""
+    folded = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    return _SPACES.sub(" ", folded).strip().lower()
+
+
+def strip_invisible(text: str) -> str:
+    """Remove bidi controls and zero-width characters only (safe on display text)."""
+    return text.translate(str.maketrans(dict.fromkeys(_INVISIBLE.replace("\u0640", ""), None)))
