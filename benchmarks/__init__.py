@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory figures, run by `make bench` (never by timed tests)."""
