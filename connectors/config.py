@@ -42,9 +42,7 @@ class _SourceBase(BaseModel):
     interval: float = Field(default=300.0, ge=1, le=86_400, description="seconds between polls")
     enabled: bool = True
     fetch_full_text: bool = False
-    allow_private: bool = Field(
-        default=False, description="allow loopback/private addresses (tests, intranet feeds)"
-    )
+    allow_private: bool = Field(default=False, description="allow loopback/private addresses (tests, intranet feeds)")
 
     @field_validator("id")
     @classmethod

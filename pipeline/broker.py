@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import importlib.resources
 import os
 import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from pathlib import Path
 from processors.errors import ConfigError, TransientError
 
 READY_TIMEOUT = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 def tansu_binary(override: Path | None = None) -> Path:
@@ -34,6 +37,13 @@ def tansu_binary(override: Path | None = None) -> Path:
     if not mode & stat.S_IXUSR:
         path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: ask Linux to SIGTERM us when the parent dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -74,6 +84,7 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # own group: a Ctrl-C to us is handled by us, then we stop it
+                preexec_fn=die_with_parent,
                 env={**os.environ, "RUST_LOG": os.environ.get("AKHBAR_TANSU_LOG", "warn")},
             )
         finally:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     elasticsearch_alias: str = "akhbar-articles"
     data_dir: Path = Field(default=Path("data"), description="state, embedded store, archives")
     feeds_config: Path = Field(default=Path("config/feeds.yaml"))
+    gazetteer_dir: Path | None = Field(default=None, description="unset = config/gazetteers of the repo")
     topic_partitions: int = Field(default=1, ge=1, le=64, description="partitions of the article topics")
     raw_partitions: int = Field(
         default=1, ge=1, le=64, description="partitions of news.raw.v1 (the deduplication stage)"

@@ -1,0 +1,215 @@
+"""Agents: the thin Faust agents (loop, call the processor chain, route) for raw → articles → enriched → index.
+
+No exception escapes an agent (Faust would mark the event done and restart the agent): every message ends as
+forwarded, counted as an expected drop, or dead-lettered with its stage and reason. The index agent retries a
+batch while the sink is unreachable and acks nothing it has not indexed (at-least-once into an idempotent index).
+CPU-heavy extraction runs in a thread so the event loop keeps heartbeating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import faust
+from pydantic import ValidationError
+
+from pipeline.app import PipelineTopics
+from pipeline.sinks.base import Rejection, Sink
+from processors.chain import ArticleChain
+from processors.errors import Dropped, PermanentError, TransientError
+from processors.metrics import Counters
+from processors.records import Article, DeadLetter, EnrichedArticle, RawArticle
+
+log = logging.getLogger("akhbar.agents")
+
+EXPIRE_EVERY_SECONDS = 600.0
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def _payload_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+class Stages:
+    """Holds what the agents share: topics, the chain, the sink, the counters."""
+
+    def __init__(self, topics: PipelineTopics, chain: ArticleChain, sink: Sink, counters: Counters,
+                 batch_size: int, batch_seconds: float) -> None:  # fmt: skip
+        self.topics = topics
+        self.chain = chain
+        self.sink = sink
+        self.counters = counters
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
+        self._last_expiry = time.monotonic()
+        self._sink_open = False
+
+    # -- routing -------------------------------------------------------------------------------------------
+    async def dead_letter(self, event: faust.EventT, stage: str, reason: str, error_type: str,
+                          article_id: str | None = None, payload: str | None = None) -> None:  # fmt: skip
+        message = event.message
+        letter = DeadLetter(
+            stage=stage, reason=reason[:2000], error_type=error_type, topic=message.topic,
+            partition=message.partition, offset=message.offset,
+            key=_payload_text(message.key) if message.key is not None else None,
+            article_id=article_id, payload=payload if payload is not None else _payload_text(event.value),
+        )  # fmt: skip
+        await self._send_with_retry(self.topics.dlq, (article_id or "").encode(), letter.to_json())
+        self.counters.inc(stage, "dead_letter")
+        log.warning("dead letter stage=%s reason=%s article=%s", stage, reason[:200], article_id)
+
+    async def _send_with_retry(self, topic: faust.TopicT, key: bytes, value: bytes) -> None:
+        """A send failing is the broker being away: wait for it (capped backoff) rather than lose the message."""
+        delay = 0.5
+        while True:
+            try:
+                await topic.send(key=key or None, value=value)
+                return
+            except Exception as exc:  # the producer raises many kinds; all mean "not sent yet"
+                self.counters.inc("produce", "retry")
+                log.warning("send to %s failed (%s); retrying in %.1fs", topic.get_topic_name(), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    # -- news.raw.v1 → news.articles.v1 ---------------------------------------------------------------------
+    async def handle_raw(self, event: faust.EventT) -> None:
+        self.counters.inc("extract", "in")
+        try:
+            raw = RawArticle.model_validate_json(event.value)
+        except ValidationError as exc:
+            await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
+            return
+        try:
+            article = await asyncio.to_thread(self.chain.extract, raw)
+            article = self.chain.deduplicate(article)
+        except Dropped as drop:
+            self.counters.inc("extract", f"dropped.{drop.reason}")
+            return
+        except Exception as exc:  # PermanentError, or a bug: either way this message cannot go on
+            await self.dead_letter(event, getattr(exc, "stage", "extract"), _reason(exc),
+                                   type(exc).__name__, article_id=raw.id)  # fmt: skip
+            return
+        self.counters.inc("dedup", article.dedup.status)
+        await self._send_with_retry(self.topics.articles, article.id.encode(), article.to_json())
+        self.counters.inc("extract", "out")
+        self._maybe_expire()
+
+    def _maybe_expire(self) -> None:
+        """Expire old dedup state from inside stream iteration (Faust tables refuse writes from elsewhere)."""
+        if time.monotonic() - self._last_expiry < EXPIRE_EVERY_SECONDS:
+            return
+        self._last_expiry = time.monotonic()
+        removed = self.chain.deduplicator.expire(datetime.now(UTC))
+        self.counters.inc("dedup", "expired", removed)
+
+    # -- news.articles.v1 → news.enriched.v1 ----------------------------------------------------------------
+    async def handle_article(self, event: faust.EventT) -> None:
+        self.counters.inc("enrich", "in")
+        try:
+            article = Article.model_validate_json(event.value)
+        except ValidationError as exc:
+            await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
+            return
+        try:
+            enriched = self.chain.enrich(article)
+        except Exception as exc:
+            await self.dead_letter(event, "enrich", _reason(exc), type(exc).__name__, article_id=article.id)
+            return
+        await self._send_with_retry(self.topics.enriched, enriched.id.encode(), enriched.to_json())
+        self.counters.inc("enrich", "out")
+
+    # -- news.enriched.v1 → sink ----------------------------------------------------------------------------
+    async def handle_batch(self, events: Sequence[faust.EventT]) -> None:
+        self.counters.inc("index", "in", len(events))
+        docs: list[EnrichedArticle] = []
+        origin: dict[str, faust.EventT] = {}
+        for event in events:
+            try:
+                doc = EnrichedArticle.model_validate_json(event.value)
+            except ValidationError as exc:
+                await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
+                continue
+            docs.append(doc)
+            origin[doc.id] = event
+        if not docs:
+            return
+        rejections = await self._write_until_done(docs)
+        for rejection in rejections:
+            await self.dead_letter(origin[rejection.article_id], "index", rejection.reason, "Rejected",
+                                   article_id=rejection.article_id, payload=rejection.document)  # fmt: skip
+        self.counters.inc("index", "out", len(docs) - len(rejections))
+        self.counters.set("index.last_batch", len(docs))
+
+    async def _write_until_done(self, docs: list[EnrichedArticle]) -> list[Rejection]:
+        """Retry the batch while the sink is away (nothing is acked meanwhile); bounded backoff per attempt."""
+        delay = 0.5
+        while True:
+            try:
+                if not self._sink_open:
+                    await self.sink.open()
+                    self._sink_open = True
+                rejections = await self.sink.write(docs)
+            except TransientError as exc:
+                self.counters.inc("index", "retry")
+                self.counters.set("index.waiting", str(exc)[:200])
+                log.warning("sink unavailable (%s); retrying batch of %d in %.1fs", exc, len(docs), delay)
+                await asyncio.sleep(delay + random.uniform(0, delay / 4))
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                continue
+            self.counters.set("index.waiting", None)
+            return rejections
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, PermanentError | Dropped | TransientError):
+        return exc.reason
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(p) for p in first["loc"]) or "message"
+    return f"invalid record ({exc.error_count()} errors), first at {where}: {first['msg']}"
+
+
+def register_agents(app: faust.App, stages: Stages) -> None:
+    """Attach the three agents to ``app``; each is a loop around one ``Stages`` method."""
+    topics = stages.topics
+
+    async def process_raw(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            await _guarded(stages, event, stages.handle_raw)
+
+    async def enrich(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            await _guarded(stages, event, stages.handle_article)
+
+    async def index(stream: faust.StreamT) -> None:
+        batches = cast(Any, stream).take_events(stages.batch_size, within=stages.batch_seconds)  # not in StreamT
+        async for events in batches:
+            try:
+                await stages.handle_batch(events)
+            except Exception as exc:  # never escape: dead-letter the whole batch with the reason
+                log.exception("index batch failed")
+                for event in events:
+                    await stages.dead_letter(event, "index", _reason(exc), type(exc).__name__)
+
+    app.agent(topics.raw, name="process_raw")(process_raw)
+    app.agent(topics.articles, name="enrich")(enrich)
+    app.agent(topics.enriched, name="index")(index)
+
+
+async def _guarded(stages: Stages, event: faust.EventT, handler: Any) -> None:
+    try:
+        await handler(event)
+    except Exception as exc:  # a bug in a handler still must not kill the agent or lose the message
+        log.exception("unexpected error in %s", handler.__name__)
+        await stages.dead_letter(event, handler.__name__.removeprefix("handle_"), _reason(exc),
+                                 type(exc).__name__)  # fmt: skip

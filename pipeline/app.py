@@ -1,0 +1,69 @@
+"""Faust app: the app, its topics and its tables, built from settings at start-up (nothing at import time).
+
+Messages travel as raw bytes (``value_serializer="raw"``) and each agent parses them into the topic's typed
+record itself, so a poison message becomes a dead letter instead of a Faust deserialisation crash.
+Settings follow the shared NOTES §1–2: short session timeouts (Tansu holds a group join for half of it),
+at-least-once (Tansu rejects aiokafka's idempotent producer), the web server off or bound to loopback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from pipeline.settings import Settings
+from processors.records import TOPIC_ARTICLES, TOPIC_DLQ, TOPIC_ENRICHED, TOPIC_RAW
+
+
+@dataclass
+class PipelineTopics:
+    raw: faust.TopicT
+    articles: faust.TopicT
+    enriched: faust.TopicT
+    dlq: faust.TopicT
+
+
+def create_app(settings: Settings, bootstrap: str) -> faust.App:
+    web: dict[str, Any] = {"web_enabled": False}
+    if settings.web_port:
+        web = {"web_enabled": True, "web_bind": "127.0.0.1", "web_port": settings.web_port}
+    return faust.App(
+        settings.worker_id,
+        broker=",".join(f"kafka://{host}" for host in bootstrap.split(",")),
+        store=settings.table_store,
+        datadir=str(settings.data_dir / "faust"),
+        processing_guarantee="at_least_once",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_request_timeout=max(40.0, settings.session_timeout * 2),
+        consumer_auto_offset_reset="earliest",
+        topic_replication_factor=1,
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=True,
+        producer_acks=-1,
+        worker_redirect_stdouts=False,
+        autodiscover=False,
+        **web,
+    )
+
+
+def declare_topics(app: faust.App, settings: Settings) -> PipelineTopics:
+    def topic(name: str, partitions: int) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw",
+                         key_serializer="raw", partitions=partitions)  # fmt: skip
+
+    return PipelineTopics(
+        raw=topic(TOPIC_RAW, settings.raw_partitions),
+        articles=topic(TOPIC_ARTICLES, settings.topic_partitions),
+        enriched=topic(TOPIC_ENRICHED, settings.topic_partitions),
+        dlq=topic(TOPIC_DLQ, 1),
+    )
+
+
+def declare_tables(app: faust.App, settings: Settings) -> tuple[Any, Any]:
+    """Dedup state (co-partitioned with news.raw.v1) and story clusters (with news.articles.v1)."""
+    dedup = app.Table("dedup-state", default=None, partitions=settings.raw_partitions)
+    clusters = app.Table("cluster-state", default=None, partitions=settings.topic_partitions)
+    return dedup, clusters

@@ -1,0 +1,143 @@
+"""Command line: `akhbar` (typer) — run, worker, connectors, process, search, serve, feeds, status, setup.
+
+Each command validates its configuration once (environment + feeds file) and reports a ``ConfigError`` as one
+clear message and exit code 2; heavy modules are imported inside the commands, never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipeline.settings import Settings, load_settings
+from processors.errors import ConfigError
+
+app = typer.Typer(
+    name="akhbar",
+    help="Arabic news → structured, searchable events (Kafka + Faust + Elasticsearch).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="feeds file (default: $AKHBAR_FEEDS_CONFIG)")]
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _check_feeds(path: Path) -> None:
+    from connectors.config import load_feeds
+
+    try:
+        load_feeds(path)
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    no_live: Annotated[bool, typer.Option("--no-live", help="no live status screen")] = False,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+) -> None:
+    """The whole pipeline on this machine: broker (embedded unless configured), connectors, worker, sink."""
+    from pipeline.supervisor import Supervisor
+
+    settings = _settings(feeds_config=config)
+    _check_feeds(settings.feeds_config)
+    code = Supervisor(settings, settings.feeds_config).run(live=not no_live, duration=duration)
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker() -> None:
+    """The Faust worker alone (dedup, extraction, enrichment, indexing); needs AKHBAR_KAFKA_BOOTSTRAP."""
+    from pipeline.worker import run_worker
+
+    settings = _settings()
+    if not settings.kafka_bootstrap:
+        err.print("[red]configuration error:[/red] AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
+        raise typer.Exit(2)
+    run_worker(settings, settings.kafka_bootstrap)
+
+
+@app.command()
+def connectors(config: ConfigOption = None) -> None:
+    """The connectors alone: poll the sources of the feeds file and publish to news.raw.v1."""
+    from connectors.service import run_connectors
+
+    from processors.metrics import Counters
+
+    settings = _settings(feeds_config=config)
+    _check_feeds(settings.feeds_config)
+    if not settings.kafka_bootstrap:
+        err.print("[red]configuration error:[/red] AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
+        raise typer.Exit(2)
+    _logging(settings.log_level)
+
+    async def main(bootstrap: str) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_connectors(bootstrap=bootstrap, feeds_path=settings.feeds_config, data_dir=settings.data_dir,
+                             counters=Counters("connectors"), stop=stop, user_agent=settings.user_agent)  # fmt: skip
+
+    asyncio.run(main(settings.kafka_bootstrap))
+
+
+@app.command()
+def process(
+    keep_non_arabic: Annotated[bool, typer.Option(help="keep non-Arabic articles instead of dropping")] = False,
+) -> None:
+    """Offline: raw articles as JSON lines on stdin → one enriched JSON line per input on stdout."""
+    import json
+
+    from pipeline.offline import process_lines
+    from pipeline.worker import chain_config
+    from processors.chain import ArticleChain
+
+    settings = _settings(keep_non_arabic=keep_non_arabic or None)
+    chain = ArticleChain(chain_config(settings))
+    for result in process_lines(sys.stdin, chain):
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+@app.command()
+def status(
+    check: Annotated[str | None, typer.Option(help="exit 0 only if this process reported recently")] = None,
+) -> None:
+    """One-screen summary of a running pipeline (from the processes' counter snapshots)."""
+    from pipeline.status import fresh, render
+
+    settings = _settings()
+    if check:
+        raise typer.Exit(0 if fresh(settings.stats_dir, check) else 1)
+    Console().print(render(settings.stats_dir))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

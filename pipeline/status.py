@@ -1,0 +1,97 @@
+"""Status: one screen summarising a running pipeline from the processes' counter snapshots (data/stats/*.json).
+
+Every process writes its counters about once a second; the summary adds them up, so it works the same for
+`akhbar run` (live) and `akhbar status` (once), whichever processes are running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+
+from processors.metrics import read_snapshots
+
+STALE_AFTER = 10.0
+
+# (row label, counter keys summed) in pipeline order
+ROWS: list[tuple[str, tuple[str, ...]]] = [
+    ("sources polled", ("connector.polled",)),
+    ("feeds unchanged (304/same body)", ("connector.not_modified",)),
+    ("articles published", ("connector.published",)),
+    ("fetch errors", ("connector.fetch_error",)),
+    ("publish errors", ("connector.publish_error",)),
+    ("extract in", ("extract.in",)),
+    ("extract out", ("extract.out",)),
+    ("unique", ("dedup.unique",)),
+    ("duplicates", ("dedup.duplicate", "dedup.near_duplicate")),
+    ("enriched", ("enrich.out",)),
+    ("indexed", ("index.out",)),
+    ("sink retries", ("index.retry",)),
+]
+
+
+def totals(snapshots: list[dict[str, Any]]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for snap in snapshots:
+        total.update(snap.get("counts", {}))
+    return total
+
+
+def drops(total: Counter[str]) -> dict[str, int]:
+    return {key.split(".dropped.", 1)[1]: n for key, n in total.items() if ".dropped." in key}
+
+
+def dead_letters(total: Counter[str]) -> dict[str, int]:
+    return {key.removesuffix(".dead_letter"): n for key, n in total.items() if key.endswith(".dead_letter")}
+
+
+def render(stats_dir: Path, now: float | None = None) -> Group:
+    """A rich renderable: processes, per-stage counts, drops by reason, dead letters by stage."""
+    now = now or time.time()
+    snapshots = read_snapshots(stats_dir)
+    procs = Table("process", "pid", "up", "last update", title="processes", title_justify="left")
+    for snap in snapshots:
+        age = now - snap.get("updated_at", 0)
+        state = f"{age:.0f}s ago" + (" [red](stale)[/red]" if age > STALE_AFTER else "")
+        procs.add_row(snap["process"], str(snap.get("pid")), f"{now - snap.get('started_at', now):.0f}s", state)
+    total = totals(snapshots)
+    counts = Table("stage", "count", title="articles", title_justify="left")
+    for label, keys in ROWS:
+        counts.add_row(label, str(sum(total[k] for k in keys)))
+    for reason, n in sorted(drops(total).items()):
+        counts.add_row(f"dropped: {reason}", str(n))
+    for stage, n in sorted(dead_letters(total).items()):
+        counts.add_row(f"[yellow]dead letters: {stage}[/yellow]", str(n))
+    return Group(procs, counts, *_source_table(snapshots))
+
+
+def _source_table(snapshots: list[dict[str, Any]]) -> list[Table]:
+    sources = {
+        name.removeprefix("source."): value
+        for snap in snapshots
+        for name, value in snap.get("gauges", {}).items()
+        if name.startswith("source.") and isinstance(value, dict)
+    }
+    if not sources:
+        return []
+    table = Table("source", "health", "last poll", "articles", "last error", title="sources", title_justify="left")
+    for name, info in sorted(sources.items()):
+        health = info.get("health", info.get("status", ""))
+        published = info.get("articles", info.get("published", ""))
+        table.add_row(
+            name, str(health), str(info.get("last_poll", "")), str(published), str(info.get("last_error") or "")
+        )
+    return [table]
+
+
+def fresh(stats_dir: Path, process: str, max_age: float = STALE_AFTER) -> bool:
+    """True when ``process`` wrote its snapshot within ``max_age`` seconds (a container healthcheck)."""
+    for snap in read_snapshots(stats_dir):
+        if snap.get("process") == process and time.time() - snap.get("updated_at", 0) <= max_age:
+            return True
+    return False

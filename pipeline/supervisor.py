@@ -1,0 +1,143 @@
+"""Supervisor: `akhbar run` — the whole pipeline as one process tree on one machine, with a live status.
+
+Order of start: broker (embedded unless configured) → topics → worker → connectors. Order of stop (Ctrl-C,
+SIGTERM, or a child that died): connectors → worker → broker, each given a share of a 10-second budget before
+it is killed. Children die with us even if we are killed outright (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+
+from pipeline.broker import EmbeddedBroker, die_with_parent
+from pipeline.settings import Settings
+from pipeline.status import render
+from pipeline.topics import ensure_topics, topic_specs
+
+STOP_BUDGET = 9.0
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None)
+
+    def start(self, env: dict[str, str]) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", *self.args], env=env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=die_with_parent,
+            )  # fmt: skip
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, timeout: float) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=2)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, feeds_path: Path, console: Console | None = None) -> None:
+        self.settings = settings
+        self.feeds_path = feeds_path
+        self.console = console or Console()
+        self.logs = settings.data_dir / "logs"
+        self.broker: EmbeddedBroker | None = None
+        self.children: list[Child] = []
+        self._stop = threading.Event()
+
+    def _child_env(self, bootstrap: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"AKHBAR_KAFKA_BOOTSTRAP": bootstrap, "AKHBAR_DATA_DIR": str(self.settings.data_dir.resolve()),
+                    "AKHBAR_FEEDS_CONFIG": str(self.feeds_path.resolve()), "PYTHONUNBUFFERED": "1"})  # fmt: skip
+        return env
+
+    def start(self) -> str:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for stale in self.settings.stats_dir.glob("*.json"):
+            stale.unlink(missing_ok=True)
+        bootstrap = self.settings.kafka_bootstrap
+        if not bootstrap:
+            self.broker = EmbeddedBroker(self.settings.tansu_binary, log_path=self.logs / "tansu.log").start()
+            bootstrap = self.broker.bootstrap
+        ensure_topics(bootstrap, topic_specs(self.settings))
+        env = self._child_env(bootstrap)
+        self.children = [
+            Child("worker", ["worker"], self.logs / "worker.log"),
+            Child("connectors", ["connectors"], self.logs / "connectors.log"),
+        ]
+        for child in self.children:
+            child.start(env)
+        return bootstrap
+
+    def stop(self) -> None:
+        deadline = time.monotonic() + STOP_BUDGET
+        for child in reversed(self.children):  # connectors first, then the worker
+            child.stop(timeout=max(0.5, (deadline - time.monotonic()) / 2))
+        if self.broker is not None:
+            self.broker.stop(timeout=max(0.5, deadline - time.monotonic()))
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if c.exited() is not None), None)
+
+    def run(self, live: bool = True, duration: float | None = None) -> int:
+        """Start, show the status until stopped (signal, ``duration`` elapsed, or a child died), stop."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        try:
+            bootstrap = self.start()
+            where = "embedded Tansu" if self.broker else "configured broker"
+            self.console.print(f"akhbar: broker {bootstrap} ({where}); logs in {self.logs}; Ctrl-C stops")
+            return self._watch(live, duration)
+        finally:
+            self.stop()
+            self.console.print("akhbar: stopped")
+
+    def _watch(self, live: bool, duration: float | None) -> int:
+        ends = time.monotonic() + duration if duration else None
+        with Live(render(self.settings.stats_dir), console=self.console, refresh_per_second=2,
+                  transient=False) if live else _NoLive() as screen:  # fmt: skip
+            while not self._stop.wait(0.5):
+                screen.update(render(self.settings.stats_dir))
+                dead = self.dead_child()
+                if dead is not None:
+                    self.console.print(f"[red]akhbar: {dead.name} exited with code {dead.exited()};"
+                                       f" see {dead.log_path}[/red]")  # fmt: skip
+                    return 1
+                if ends is not None and time.monotonic() >= ends:
+                    break
+        return 0
+
+
+class _NoLive:
+    def __enter__(self) -> _NoLive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, _renderable: object) -> None:
+        return None

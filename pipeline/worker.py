@@ -1,0 +1,63 @@
+"""Worker: build the Faust app, the processor chain and the sink from settings, then run (`akhbar worker`).
+
+Runs in its own process: mode's Worker owns the event loop and the signal handlers (SIGINT/SIGTERM stop it
+cleanly) and exits the process when done.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import faust
+from processors.extract import ExtractConfig
+
+from pipeline.agents import Stages, register_agents
+from pipeline.app import create_app, declare_tables, declare_topics
+from pipeline.settings import Settings
+from pipeline.sinks.base import open_sink
+from pipeline.topics import ensure_topics, topic_specs
+from processors.chain import ArticleChain, ChainConfig
+from processors.metrics import Counters
+
+log = logging.getLogger("akhbar.worker")
+
+
+def chain_config(settings: Settings) -> ChainConfig:
+    return ChainConfig(
+        extract=ExtractConfig(keep_non_arabic=settings.keep_non_arabic, min_text_chars=settings.min_text_chars),
+        gazetteer_dir=settings.gazetteer_dir,
+    )
+
+
+def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Counters]:
+    """Everything the worker needs, built once at start-up: app, topics, tables, chain, sink, agents."""
+    app = create_app(settings, bootstrap)
+    topics = declare_topics(app, settings)
+    dedup_table, cluster_table = declare_tables(app, settings)
+    chain = ArticleChain(chain_config(settings), dedup_table, cluster_table)
+    counters = Counters("worker")
+    stages = Stages(topics, chain, open_sink(settings), counters,
+                    batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds)  # fmt: skip
+    register_agents(app, stages)
+    stats_dir = settings.stats_dir
+
+    async def write_stats() -> None:
+        counters.write(stats_dir)
+
+    app.timer(1.0, name="write_stats")(write_stats)
+    return app, counters
+
+
+def run_worker(settings: Settings, bootstrap: str, log_file: Path | None = None) -> None:
+    """Create the topics, then run the Faust worker until SIGINT/SIGTERM (exits the process)."""
+    ensure_topics(bootstrap, topic_specs(settings))
+    app, _ = build_worker_app(settings, bootstrap)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        logfile=str(log_file) if log_file else None,
+        quiet=True,
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()
