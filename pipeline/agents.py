@@ -14,17 +14,19 @@ import random
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 from pydantic import ValidationError
 
 from pipeline.app import PipelineTopics
 from pipeline.sinks.base import Rejection, Sink
-from processors.chain import ArticleChain
 from processors.errors import Dropped, PermanentError, TransientError
 from processors.metrics import Counters
 from processors.records import Article, DeadLetter, EnrichedArticle, RawArticle
+
+if TYPE_CHECKING:
+    from processors.chain import ArticleChain
 
 log = logging.getLogger("akhbar.agents")
 
@@ -166,6 +168,7 @@ class Stages:
                 continue
             self.counters.set("index.waiting", None)
             return rejections
+
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, PermanentError | Dropped | TransientError):

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipeline.settings import Settings
 from processors.errors import TransientError
@@ -50,7 +50,7 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int = 1, 
     while True:
         try:
             return _create_missing(bootstrap, specs, replication)
-        except (NoBrokersAvailable, KafkaError, OSError) as exc:
+        except (KafkaError, OSError) as exc:
             if time.monotonic() > deadline:
                 raise TransientError(f"cannot create topics on {bootstrap}: {exc}", stage="setup") from exc
             time.sleep(1.0)

@@ -1,0 +1,191 @@
+"""Agent routing: every message is forwarded, counted as a drop, or dead-lettered; nothing escapes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+import pipeline.agents as agents
+from pipeline.agents import Stages, _guarded
+from pipeline.app import PipelineTopics
+from pipeline.sinks.base import Rejection
+from processors.errors import Dropped, PermanentError, TransientError
+from processors.metrics import Counters
+from processors.records import Article, DedupInfo, EnrichedArticle, RawArticle
+
+
+@dataclass
+class Msg:
+    topic: str
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+
+
+@dataclass
+class Event:
+    value: Any
+    message: Msg
+
+
+@dataclass
+class FakeTopic:
+    name: str
+    sent: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    fail_times: int = 0
+
+    async def send(self, key: bytes | None, value: bytes) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise ConnectionError("broker away")
+        self.sent.append((key, value))
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+
+def raw_record(i: int = 1) -> RawArticle:
+    return RawArticle(id=f"id{i}", url=f"https://e.com/{i}", source="s", title="عنوان", text="نص " * 50)
+
+
+def article_from(raw: RawArticle, status: str = "unique") -> Article:
+    return Article(id=raw.id, url=raw.url, source=raw.source, title=raw.title, text=raw.text or "", language="ar",
+                   published_at=raw.fetched_at, published_at_method="fetch_time", fetched_at=raw.fetched_at,
+                   extraction_method="text", text_hash="h" + raw.id, dedup=DedupInfo(status=status))  # fmt: skip
+
+
+class FakeChain:
+    def __init__(self, outcome: Exception | None = None) -> None:
+        self.outcome = outcome
+        self.deduplicator = self
+
+    def extract(self, raw: RawArticle) -> Article:
+        if self.outcome:
+            raise self.outcome
+        return article_from(raw)
+
+    def deduplicate(self, article: Article) -> Article:
+        return article
+
+    def enrich(self, article: Article) -> EnrichedArticle:
+        if self.outcome:
+            raise self.outcome
+        return EnrichedArticle.model_validate(article.model_dump())
+
+    def expire(self, now: Any) -> int:
+        return 0
+
+
+class FakeSink:
+    def __init__(self, down_for: int = 0, reject: set[str] | None = None) -> None:
+        self.down_for, self.reject, self.written, self.opened = down_for, reject or set(), [], 0
+
+    async def open(self) -> None:
+        self.opened += 1
+
+    async def write(self, docs: list[EnrichedArticle]) -> list[Rejection]:
+        if self.down_for:
+            self.down_for -= 1
+            raise TransientError("connection refused", stage="index")
+        self.written.extend(d.id for d in docs if d.id not in self.reject)
+        return [Rejection(d.id, "mapper_parsing_exception", d.to_json().decode()) for d in docs if d.id in self.reject]
+
+    async def close(self) -> None:
+        return None
+
+
+def make_stages(chain: Any = None, sink: Any = None) -> tuple[Stages, PipelineTopics]:
+    topics = PipelineTopics(*(FakeTopic(n) for n in ("raw", "articles", "enriched", "dlq")))  # type: ignore[arg-type]
+    stages = Stages(topics, chain or FakeChain(), sink or FakeSink(), Counters("test"), 10, 0.1)
+    return stages, topics
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    async def instant(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(agents.asyncio, "sleep", instant)
+
+
+def dlq(topics: PipelineTopics) -> list[dict]:
+    return [json.loads(v) for _, v in topics.dlq.sent]  # type: ignore[attr-defined]
+
+
+def test_poison_message_is_dead_lettered_with_payload():
+    stages, topics = make_stages()
+    asyncio.run(stages.handle_raw(Event(b"\xff not json", Msg("news.raw.v1", 0, 41, b"k"))))
+    [letter] = dlq(topics)
+    assert letter["stage"] == "parse" and letter["offset"] == 41 and letter["key"] == "k"
+    assert "not json" in letter["payload"]
+    assert topics.articles.sent == []  # type: ignore[attr-defined]
+
+
+def test_valid_raw_is_forwarded_keyed_by_id():
+    stages, topics = make_stages()
+    asyncio.run(stages.handle_raw(Event(raw_record(3).to_json(), Msg("news.raw.v1"))))
+    [(key, value)] = topics.articles.sent  # type: ignore[attr-defined]
+    assert key == b"id3" and Article.model_validate_json(value).dedup.status == "unique"
+    assert stages.counters.get("extract", "out") == 1 and stages.counters.get("dedup", "unique") == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "stage", "dead"),
+    [
+        (Dropped("not_arabic"), None, False),
+        (PermanentError("undecodable page", stage="extract"), "extract", True),
+        (RuntimeError("bug in trafilatura"), "extract", True),
+    ],
+)
+def test_extract_outcomes(error, stage, dead):
+    stages, topics = make_stages(FakeChain(error))
+    asyncio.run(stages.handle_raw(Event(raw_record().to_json(), Msg("news.raw.v1"))))
+    assert topics.articles.sent == []  # type: ignore[attr-defined]
+    letters = dlq(topics)
+    if dead:
+        assert letters[0]["stage"] == stage and letters[0]["article_id"] == "id1"
+    else:
+        assert letters == [] and stages.counters.get("extract", "dropped.not_arabic") == 1
+
+
+def test_sink_down_then_up_indexes_everything_once():
+    sink = FakeSink(down_for=3)
+    stages, topics = make_stages(sink=sink)
+    events = [Event(EnrichedArticle.model_validate(article_from(raw_record(i)).model_dump()).to_json(),
+                    Msg("news.enriched.v1", 0, i)) for i in range(5)]  # fmt: skip
+    asyncio.run(stages.handle_batch(events))
+    assert sink.written == [f"id{i}" for i in range(5)]
+    assert stages.counters.get("index", "retry") == 3 and stages.counters.get("index", "out") == 5
+    assert dlq(topics) == []
+
+
+def test_rejected_items_and_bad_records_are_dead_lettered():
+    stages, topics = make_stages(sink=FakeSink(reject={"id2"}))
+    good = [Event(EnrichedArticle.model_validate(article_from(raw_record(i)).model_dump()).to_json(),
+                  Msg("news.enriched.v1", 0, i)) for i in (1, 2)]  # fmt: skip
+    asyncio.run(stages.handle_batch([*good, Event(b'{"id": 1}', Msg("news.enriched.v1", 0, 9))]))
+    stages_seen = sorted(letter["stage"] for letter in dlq(topics))
+    assert stages_seen == ["index", "parse"]
+    index_letter = next(x for x in dlq(topics) if x["stage"] == "index")
+    assert index_letter["article_id"] == "id2" and "mapper_parsing_exception" in index_letter["reason"]
+
+
+def test_dead_letter_send_waits_for_the_broker():
+    stages, topics = make_stages()
+    topics.dlq.fail_times = 2  # type: ignore[attr-defined]
+    asyncio.run(stages.handle_raw(Event(b"[]", Msg("news.raw.v1"))))
+    assert len(dlq(topics)) == 1 and stages.counters.get("produce", "retry") == 2
+
+
+def test_guard_turns_a_handler_bug_into_a_dead_letter():
+    stages, topics = make_stages()
+
+    async def handle_broken(event: Event) -> None:
+        raise KeyError("oops")
+
+    asyncio.run(_guarded(stages, Event(b"{}", Msg("news.articles.v1")), handle_broken))
+    assert dlq(topics)[0]["stage"] == "broken" and "KeyError" in dlq(topics)[0]["reason"]

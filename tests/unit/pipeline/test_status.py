@@ -1,0 +1,39 @@
+"""The status screen adds up every process's counters; freshness drives container healthchecks."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+
+from pipeline.status import fresh, render, totals
+from processors.metrics import Counters, read_snapshots
+
+
+def test_snapshots_are_summed_and_rendered(tmp_path):
+    worker, connectors = Counters("worker"), Counters("connectors")
+    connectors.inc("connector", "published", 7)
+    connectors.set("source.aljazeera", {"health": "ok", "articles": 7})
+    worker.inc("extract", "in", 7)
+    worker.inc("extract", "dropped.not_arabic", 2)
+    worker.inc("parse", "dead_letter")
+    worker.inc("index", "out", 4)
+    worker.write(tmp_path)
+    connectors.write(tmp_path)
+    total = totals(read_snapshots(tmp_path))
+    assert total["connector.published"] == 7 and total["index.out"] == 4
+    console = Console(record=True, width=120)
+    console.print(render(tmp_path))
+    screen = console.export_text()
+    assert "not_arabic" in screen and "dead letters: parse" in screen and "aljazeera" in screen
+
+
+def test_fresh_only_for_recent_snapshots(tmp_path):
+    counters = Counters("worker")
+    counters.write(tmp_path)
+    assert fresh(tmp_path, "worker")
+    assert not fresh(tmp_path, "connectors")
+    assert not fresh(tmp_path, "worker", max_age=-1)
+    (tmp_path / "broken.json").write_text("{half", encoding="utf-8")
+    assert [s["process"] for s in read_snapshots(tmp_path)] == ["worker"]
+    assert time.time() - read_snapshots(tmp_path)[0]["updated_at"] < 5
