@@ -30,12 +30,17 @@ err = Console(stderr=True)
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="feeds file (default: $AKHBAR_FEEDS_CONFIG)")]
 
 
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a configuration error whole (no wrapping, no markup: it holds paths and brackets)."""
+    err.print("configuration error:", message, style="red", soft_wrap=True, markup=False, highlight=False)
+    return typer.Exit(code)
+
+
 def _settings(**overrides: object) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise _fail(str(exc)) from exc
 
 
 def _check_feeds(path: Path) -> None:
@@ -44,8 +49,7 @@ def _check_feeds(path: Path) -> None:
     try:
         load_feeds(path)
     except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red]\n{exc}")
-        raise typer.Exit(2) from exc
+        raise _fail(str(exc)) from exc
 
 
 def _logging(level: str) -> None:
@@ -70,12 +74,11 @@ def run(
 @app.command()
 def worker() -> None:
     """The Faust worker alone (dedup, extraction, enrichment, indexing); needs AKHBAR_KAFKA_BOOTSTRAP."""
-    from pipeline.worker import run_worker
-
     settings = _settings()
     if not settings.kafka_bootstrap:
-        err.print("[red]configuration error:[/red] AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
-        raise typer.Exit(2)
+        raise _fail("AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
+    from pipeline.worker import run_worker
+
     run_worker(settings, settings.kafka_bootstrap)
 
 
@@ -89,8 +92,7 @@ def connectors(config: ConfigOption = None) -> None:
     settings = _settings(feeds_config=config)
     _check_feeds(settings.feeds_config)
     if not settings.kafka_bootstrap:
-        err.print("[red]configuration error:[/red] AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
-        raise typer.Exit(2)
+        raise _fail("AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
     _logging(settings.log_level)
 
     async def main(bootstrap: str) -> None:
