@@ -86,7 +86,6 @@ def worker() -> None:
 def connectors(config: ConfigOption = None) -> None:
     """The connectors alone: poll the sources of the feeds file and publish to news.raw.v1."""
     from connectors.service import run_connectors
-
     from processors.metrics import Counters
 
     settings = _settings(feeds_config=config)
