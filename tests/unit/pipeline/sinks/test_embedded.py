@@ -1,0 +1,243 @@
+"""Embedded store: idempotent writes, duplicates folded into reported_by, rejections, search behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.search import SearchQuery
+from pipeline.settings import Settings
+from pipeline.sinks.base import open_sink
+from pipeline.sinks.embedded import EmbeddedSink, EmbeddedStore
+from pipeline.sinks.embedded_search import EmbeddedSearcher, StoreNotFound
+from processors.errors import TransientError
+from tests.unit.pipeline.sinks.factory import make_article
+
+
+def write(path: Path, *batches: list) -> list:
+    async def run() -> list:
+        sink = EmbeddedSink(path)
+        await sink.open()
+        try:
+            return [await sink.write(batch) for batch in batches]
+        finally:
+            await sink.close()
+
+    return asyncio.run(run())
+
+
+def search(path: Path, **kwargs) -> object:
+    searcher = EmbeddedSearcher(path)
+    try:
+        return searcher.search(SearchQuery(**kwargs))
+    finally:
+        searcher.close()
+
+
+def count_rows(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "search.sqlite3"
+
+
+def test_open_sink_picks_the_embedded_store_without_elasticsearch(tmp_path: Path) -> None:
+    sink = open_sink(Settings(data_dir=tmp_path, elasticsearch_url=None))
+    assert isinstance(sink, EmbeddedSink)
+    assert sink.store.path == tmp_path / "search.sqlite3"
+
+
+def test_same_batch_twice_changes_nothing(store: Path) -> None:
+    batch = [make_article(f"https://example.com/{i}", title=f"خبر رقم {i}") for i in range(5)]
+    assert write(store, batch, batch) == [[], []]
+    assert count_rows(store, "docs") == 5
+    assert count_rows(store, "fts") == 5
+    assert search(store, text="خبر").total == 5
+
+
+def test_updated_article_replaces_its_document(store: Path) -> None:
+    write(store, [make_article(title="عنوان قديم")], [make_article(title="عنوان جديد")])
+    assert search(store, text="قديم").total == 0
+    assert search(store, text="جديد").total == 1
+    assert count_rows(store, "docs") == 1
+
+
+def test_duplicate_adds_to_the_original_reported_by_once(store: Path) -> None:
+    original = make_article("https://a.com/1", source="a")
+    duplicate = make_article(
+        "https://b.com/1", source="b", dedup={"status": "near_duplicate", "duplicate_of": original.id}
+    )
+    write(store, [original, duplicate], [duplicate], [original])
+    result = search(store, text="غارات")
+    assert result.total == 1
+    hit = result.hits[0]
+    assert [entry["id"] for entry in hit.reported_by] == [duplicate.id]
+    assert (hit.reported_count, hit.outlet_count) == (2, 2)
+
+
+def test_duplicate_without_original_is_indexed_then_folded_when_the_original_comes(store: Path) -> None:
+    original = make_article("https://a.com/1", source="a")
+    duplicate = make_article("https://b.com/1", source="b", dedup={"status": "duplicate", "duplicate_of": original.id})
+    write(store, [duplicate])
+    assert search(store, text="غارات").total == 1  # never lose one
+    write(store, [original])
+    result = search(store, text="غارات")
+    assert result.total == 1
+    assert result.hits[0].id == original.id
+    assert [entry["id"] for entry in result.hits[0].reported_by] == [duplicate.id]
+
+
+def test_an_unencodable_article_is_rejected_and_the_rest_indexed(store: Path) -> None:
+    good = make_article("https://a.com/ok")
+    bad = make_article("https://a.com/bad", title="نص \ud800 مكسور")
+    results = write(store, [good, bad])
+    assert [r.article_id for r in results[0]] == [bad.id]
+    assert "UnicodeEncodeError" in results[0][0].reason
+    assert search(store).total == 1
+
+
+def test_a_locked_store_raises_transient_error(store: Path) -> None:
+    async def run() -> None:
+        sink = EmbeddedSink(store)
+        await sink.open()
+        sink.store.conn.execute("PRAGMA busy_timeout = 50")
+        blocker = sqlite3.connect(store)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(TransientError, match="locked"):
+                await sink.write([make_article("https://a.com/2")])
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert await sink.write([make_article("https://a.com/2")]) == []  # and it recovers
+        await sink.close()
+
+    asyncio.run(run())
+
+
+def test_readers_search_while_a_writer_holds_a_transaction(store: Path) -> None:
+    writer = EmbeddedStore(store)
+    writer.open()
+    writer.write([make_article()])
+    writer.conn.execute("BEGIN IMMEDIATE")
+    try:
+        assert search(store, text="غارات").total == 1
+    finally:
+        writer.conn.execute("ROLLBACK")
+        writer.close()
+
+
+def test_missing_store_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreNotFound, match="no search store"):
+        EmbeddedSearcher(tmp_path / "nothing.sqlite3")
+
+
+@pytest.fixture
+def corpus(store: Path) -> Path:
+    write(
+        store,
+        [
+            make_article(
+                "https://a.com/1",
+                title="قصف إسرائيلي على غزة",
+                text="استشهد خمسة فلسطينيين في قصف إسرائيلي على مدينة غزة صباح اليوم.",
+                source="aljazeera",
+                published_at=datetime(2024, 11, 10, tzinfo=UTC),
+                places=[{"name": "غزة", "country_code": "PS", "lat": 31.5, "lon": 34.47}],
+                persons=["يحيى السنوار"],
+                events=["airstrike"],
+                killed=5,
+            ),
+            make_article(
+                "https://b.com/2",
+                title="الجيش اللبناني ينتشر في الجنوب",
+                text="انتشر الجيش اللبناني في بلدات الجنوب بعد وقف إطلاق النار في لبنان.",
+                source="bbc",
+                published_at=datetime(2024, 11, 20, tzinfo=UTC),
+                places=[{"name": "بيروت", "country_code": "LB", "lat": 33.89, "lon": 35.5}],
+                organizations=["الجيش اللبناني"],
+                events=["deployment"],
+            ),
+            make_article(
+                "https://c.com/3",
+                title="مستشفيات غزة خارج الخدمة",
+                text="أعلنت وزارة الصحة أن مستشفيات قطاع غزة خرجت عن الخدمة بسبب نفاد الوقود.",
+                source="bbc",
+                published_at=datetime(2024, 11, 15, tzinfo=UTC),
+                places=[{"name": "غزة", "country_code": "PS", "lat": 31.5, "lon": 34.47}],
+                organizations=["وزارة الصحة"],
+            ),
+        ],
+    )
+    return store
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("غزة", {"1", "3"}),
+        ("غزه", {"1", "3"}),  # normalisation: ة and ه match
+        ("بغزة", {"1", "3"}),  # stem override folds clitic forms of names
+        ("الفلسطينيون", {"1"}),  # light stemming: فلسطينيين / الفلسطينيون
+        ("مستشفى", {"3"}),
+        ('"وقف إطلاق النار"', {"2"}),
+        ('"إطلاق وقف"', set()),  # a phrase keeps its word order
+        ("مستش*", {"3"}),
+        ("غزة -مستشفيات", {"1"}),
+        ("لبنان OR الوقود", {"2", "3"}),
+        ("قَصْفٌ", {"1"}),  # diacritics ignored
+        ("٥ OR خمسة", {"1"}),
+    ],
+)
+def test_arabic_matching(corpus: Path, text: str, expected: set[str]) -> None:
+    result = search(corpus, text=text)
+    assert {hit.url.rsplit("/", 1)[1] for hit in result.hits} == expected
+    assert result.total == len(expected)
+
+
+def test_filters_combine(corpus: Path) -> None:
+    assert search(corpus, sources=["bbc"]).total == 2
+    assert search(corpus, sources=["bbc"], places=["غزه"]).total == 1
+    assert search(corpus, countries=["ps"]).total == 2
+    assert search(corpus, persons=["يحيى السنوار"]).total == 1
+    assert search(corpus, organizations=["وزارة الصحة", "الجيش اللبناني"]).total == 2
+    assert search(corpus, event_types=["airstrike"]).total == 1
+    since = datetime(2024, 11, 12, tzinfo=UTC)
+    assert search(corpus, since=since).total == 2
+    assert search(corpus, since=since, until=datetime(2024, 11, 16, tzinfo=UTC)).total == 1
+
+
+def test_sort_by_date_and_paging(corpus: Path) -> None:
+    result = search(corpus, sort="date")
+    assert [hit.url[-1] for hit in result.hits] == ["2", "3", "1"]
+    page = search(corpus, sort="date", limit=1, offset=1)
+    assert [hit.url[-1] for hit in page.hits] == ["3"]
+    assert page.total == 3
+
+
+def test_relevance_prefers_title_matches(corpus: Path) -> None:
+    result = search(corpus, text="مستشفيات")
+    assert result.hits[0].url.endswith("/3")
+    assert result.hits[0].score is not None
+
+
+def test_facets_count_every_matching_document(corpus: Path) -> None:
+    facets = search(corpus, text="غزة").facets
+    assert [(v.value, v.count) for v in facets["source"]] == [("aljazeera", 1), ("bbc", 1)]
+    assert [(v.value, v.count) for v in facets["place"]] == [("غزة", 2)]
+    assert [(v.value, v.count) for v in facets["country"]] == [("PS", 2)]
+    assert [(v.value, v.count) for v in facets["person"]] == [("يحيى السنوار", 1)]
+
+
+def test_highlights_mark_the_original_words(corpus: Path) -> None:
+    hit = search(corpus, text="مستشفى").hits[0]
+    assert ("مستشفيات", True) in hit.title_highlight
+    assert "".join(piece for piece, _ in hit.title_highlight) == "مستشفيات غزة خارج الخدمة"
+    assert any(matched and piece == "مستشفيات" for piece, matched in hit.snippet)
