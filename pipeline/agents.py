@@ -148,7 +148,17 @@ class Stages:
             await self.dead_letter(origin[rejection.article_id], "index", rejection.reason, "Rejected",
                                    article_id=rejection.article_id, payload=rejection.document)  # fmt: skip
         self.counters.inc("index", "out", len(docs) - len(rejections))
-        self.counters.set("index.last_batch", len(docs))
+        self._observe_latency(docs, {r.article_id for r in rejections})
+
+    def _observe_latency(self, docs: list[EnrichedArticle], rejected: set[str]) -> None:
+        """Fetched → searchable is the pipeline's own latency; published → searchable is what a reader sees."""
+        now = datetime.now(UTC)
+        self.counters.observe("sink_batch_size", len(docs))
+        for doc in docs:
+            if doc.id in rejected:
+                continue
+            self.counters.observe("fetched_to_indexed_seconds", (now - doc.fetched_at).total_seconds())
+            self.counters.observe("published_to_indexed_seconds", (now - doc.published_at).total_seconds())
 
     async def _write_until_done(self, docs: list[EnrichedArticle]) -> list[Rejection]:
         """Retry the batch while the sink is away (nothing is acked meanwhile); bounded backoff per attempt."""

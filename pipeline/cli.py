@@ -94,13 +94,19 @@ def connectors(config: ConfigOption = None) -> None:
         raise _fail("AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
     _logging(settings.log_level)
 
+    counters = Counters("connectors")
+    if settings.metrics_port:
+        from pipeline.observability import serve_observability
+
+        serve_observability(counters, settings.metrics_port, settings.metrics_host)
+
     async def main(bootstrap: str) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await run_connectors(bootstrap=bootstrap, feeds_path=settings.feeds_config, data_dir=settings.data_dir,
-                             counters=Counters("connectors"), stop=stop, user_agent=settings.user_agent)  # fmt: skip
+                             counters=counters, stop=stop, user_agent=settings.user_agent)  # fmt: skip
 
     asyncio.run(main(settings.kafka_bootstrap))
 
@@ -134,6 +140,18 @@ def status(
     if check:
         raise typer.Exit(0 if fresh(settings.stats_dir, check) else 1)
     Console().print(render(settings.stats_dir))
+
+
+def _register_area_commands() -> None:
+    """Commands whose options live beside their code (search, setup)."""
+    from pipeline.search import search_command
+    from pipeline.setup import setup_command
+
+    app.command("search")(search_command)
+    app.command("setup")(setup_command)
+
+
+_register_area_commands()
 
 
 def main() -> None:

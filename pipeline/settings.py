@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     user_agent: str = "akhbar/0.1 (+https://github.com/akhbar-news/akhbar)"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     web_port: int | None = Field(default=None, description="Faust web/metrics port on 127.0.0.1; unset = off")
-    metrics_port: int | None = Field(default=None, description="Prometheus port on 127.0.0.1; unset = off")
+    metrics_port: int | None = Field(default=None, description="Prometheus /metrics and /healthz port; unset = off")
+    metrics_host: str = Field(default="127.0.0.1", description="bind address (0.0.0.0 inside a container)")
 
     @property
     def embedded_broker(self) -> bool:

@@ -87,7 +87,10 @@ class Supervisor:
             Child("connectors", ["connectors"], self.logs / "connectors.log"),
         ]
         for child in self.children:
-            child.start(env)
+            child_env = dict(env)
+            if self.settings.metrics_port and child.name == "connectors":  # one port per process
+                child_env["AKHBAR_METRICS_PORT"] = str(self.settings.metrics_port + 1)
+            child.start(child_env)
         return bootstrap
 
     def stop(self) -> None:

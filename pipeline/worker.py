@@ -10,14 +10,15 @@ import logging
 from pathlib import Path
 
 import faust
-from processors.extract import ExtractConfig
 
 from pipeline.agents import Stages, register_agents
 from pipeline.app import create_app, declare_tables, declare_topics
+from pipeline.observability import serve_observability
 from pipeline.settings import Settings
 from pipeline.sinks.base import open_sink
 from pipeline.topics import ensure_topics, topic_specs
 from processors.chain import ArticleChain, ChainConfig
+from processors.extract import ExtractConfig
 from processors.metrics import Counters
 
 log = logging.getLogger("akhbar.worker")
@@ -46,6 +47,8 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
         counters.write(stats_dir)
 
     app.timer(1.0, name="write_stats")(write_stats)
+    if settings.metrics_port:
+        serve_observability(counters, settings.metrics_port, settings.metrics_host)
     return app, counters
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import statistics
 import threading
 import time
 from collections import Counter
@@ -23,7 +25,9 @@ class Counters:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._gauges: dict[str, Any] = {}
+        self._samples: dict[str, _Reservoir] = {}
         self.started_at = time.time()
+        self.last_written = 0.0
 
     def inc(self, stage: str, outcome: str, amount: int = 1) -> None:
         with self._lock:
@@ -32,6 +36,11 @@ class Counters:
     def set(self, name: str, value: Any) -> None:
         with self._lock:
             self._gauges[name] = value
+
+    def observe(self, name: str, value: float) -> None:
+        """Record a latency or size sample (bounded memory: a uniform reservoir per name)."""
+        with self._lock:
+            self._samples.setdefault(name, _Reservoir()).add(value)
 
     def get(self, stage: str, outcome: str) -> int:
         with self._lock:
@@ -46,6 +55,7 @@ class Counters:
                 "updated_at": time.time(),
                 "counts": dict(self._counts),
                 "gauges": dict(self._gauges),
+                "samples": {name: r.summary() for name, r in self._samples.items()},
             }
 
     def write(self, directory: Path) -> Path:
@@ -55,7 +65,40 @@ class Counters:
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.snapshot(), ensure_ascii=False), encoding="utf-8")
         tmp.replace(target)
+        self.last_written = time.time()
         return target
+
+
+class _Reservoir:
+    """Count, sum and a uniform sample of at most ``size`` values (Vitter's algorithm R)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self.count = 0
+        self.total = 0.0
+        self.values: list[float] = []
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        if len(self.values) < self.size:
+            self.values.append(value)
+        else:
+            slot = random.randrange(self.count)
+            if slot < self.size:
+                self.values[slot] = value
+
+    def summary(self) -> dict[str, float]:
+        if not self.values:
+            return {"count": 0, "sum": 0.0}
+        ordered = sorted(self.values)
+        return {
+            "count": self.count,
+            "sum": self.total,
+            "p50": statistics.median(ordered),
+            "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+            "max": ordered[-1],
+        }
 
 
 def read_snapshots(directory: Path) -> list[dict[str, Any]]:
