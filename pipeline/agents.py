@@ -20,6 +20,7 @@ import faust
 from pydantic import ValidationError
 
 from pipeline.app import PipelineTopics
+from pipeline.archive import RawArchive
 from pipeline.sinks.base import Rejection, Sink
 from processors.errors import Dropped, PermanentError, TransientError
 from processors.metrics import Counters
@@ -44,7 +45,8 @@ class Stages:
     """Holds what the agents share: topics, the chain, the sink, the counters."""
 
     def __init__(self, topics: PipelineTopics, chain: ArticleChain, sink: Sink, counters: Counters,
-                 batch_size: int, batch_seconds: float) -> None:  # fmt: skip
+                 batch_size: int, batch_seconds: float, archive: RawArchive | None = None) -> None:  # fmt: skip
+        self.archive = archive
         self.topics = topics
         self.chain = chain
         self.sink = sink
@@ -89,6 +91,8 @@ class Stages:
         except ValidationError as exc:
             await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
             return
+        if self.archive is not None:
+            self.archive.append(event.value)
         try:
             article = await asyncio.to_thread(self.chain.extract, raw)
             article = self.chain.deduplicate(article)

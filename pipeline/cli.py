@@ -142,6 +142,35 @@ def status(
     Console().print(render(settings.stats_dir))
 
 
+@app.command()
+def replay(
+    from_topic: Annotated[bool, typer.Option("--from-topic", help="read news.raw.v1 instead of the archive")] = False,
+    since: Annotated[str | None, typer.Option(help="archive day YYYY-MM-DD (inclusive)")] = None,
+    until: Annotated[str | None, typer.Option(help="archive day YYYY-MM-DD (inclusive)")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", help="only this source id (repeatable)")] = None,
+) -> None:
+    """Re-process raw articles (e.g. after an extractor improves): republish them to news.raw.v1, idempotently."""
+    from datetime import date
+
+    from pipeline.replay import archived, republish
+    from pipeline.replay import from_topic as topic_records
+
+    settings = _settings()
+    if not settings.kafka_bootstrap:
+        raise _fail("AKHBAR_KAFKA_BOOTSTRAP is required: replay feeds a running pipeline")
+    try:
+        first, last = (date.fromisoformat(d) if d else None for d in (since, until))
+    except ValueError as exc:
+        raise _fail(f"--since/--until: {exc}") from exc
+    sources = set(source or [])
+    if from_topic:
+        records = topic_records(settings.kafka_bootstrap, sources)
+    else:
+        records = archived(settings.archive_dir, first, last, sources)  # type: ignore[assignment]
+    sent = republish(settings.kafka_bootstrap, records)
+    typer.echo(f"replay: {sent} raw articles republished to news.raw.v1")
+
+
 def _register_area_commands() -> None:
     """Commands whose options live beside their code (search, setup)."""
     from pipeline.search import search_command

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     worker_id: str = Field(default="akhbar-worker", description="Faust app id (consumer group)")
     session_timeout: float = Field(default=6.0, gt=0, description="seconds; Tansu holds joins for half of it")
     heartbeat_interval: float = Field(default=2.0, gt=0)
+    archive_raw: bool = Field(default=True, description="keep every raw record in data/archive for replay")
     keep_non_arabic: bool = Field(default=False, description="index non-Arabic articles instead of dropping")
     min_text_chars: int = Field(default=80, ge=0, description="shorter articles are dropped as too_short")
     sink_batch_size: int = Field(default=200, ge=1)
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         return self.data_dir / "search.sqlite3"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
 
     @property
     def stats_dir(self) -> Path:

@@ -13,6 +13,7 @@ import faust
 
 from pipeline.agents import Stages, register_agents
 from pipeline.app import create_app, declare_tables, declare_topics
+from pipeline.archive import RawArchive
 from pipeline.observability import serve_observability
 from pipeline.settings import Settings
 from pipeline.sinks.base import open_sink
@@ -38,13 +39,16 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
     dedup_table, cluster_table = declare_tables(app, settings)
     chain = ArticleChain(chain_config(settings), dedup_table, cluster_table)
     counters = Counters("worker")
-    stages = Stages(topics, chain, open_sink(settings), counters,
-                    batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds)  # fmt: skip
+    archive = RawArchive(settings.archive_dir) if settings.archive_raw else None
+    stages = Stages(topics, chain, open_sink(settings), counters, batch_size=settings.sink_batch_size,
+                    batch_seconds=settings.sink_batch_seconds, archive=archive)  # fmt: skip
     register_agents(app, stages)
     stats_dir = settings.stats_dir
 
     async def write_stats() -> None:
         counters.write(stats_dir)
+        if archive is not None:
+            archive.flush()
 
     app.timer(1.0, name="write_stats")(write_stats)
     if settings.metrics_port:
