@@ -34,7 +34,11 @@ class FakeServer:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     def route(self, method: str, path: str, reply: Route | Reply) -> None:
-        self.routes[(method, path)] = reply if callable(reply) else (lambda _request, r=reply: r)
+        if callable(reply):
+            self.routes[(method, path)] = reply
+        else:
+            fixed: Reply = reply
+            self.routes[(method, path)] = lambda _request: fixed
 
     def answer(self, request: Request) -> Reply:
         self.requests.append(request)

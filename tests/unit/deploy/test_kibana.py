@@ -36,8 +36,9 @@ def multipart_file(request: Request) -> tuple[str, str, bytes]:
     """(field name, filename, content) of the single part of a multipart/form-data request."""
     raw = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode() + request.body
     message = email.message_from_bytes(raw, policy=email.policy.HTTP)
-    [part] = list(message.iter_parts())  # type: ignore[attr-defined]
-    return part.get_param("name", header="content-disposition"), part.get_filename(), part.get_payload(decode=True)
+    [part] = list(message.iter_parts())
+    name = part.get_param("name", header="content-disposition")
+    return str(name), str(part.get_filename()), bytes(part.get_payload(decode=True))
 
 
 def client_for(server: FakeServer, password: str = "secret") -> kibana.httpx.Client:
