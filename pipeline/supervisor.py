@@ -25,6 +25,8 @@ from pipeline.status import render
 from pipeline.topics import ensure_topics, topic_specs
 
 STOP_BUDGET = 9.0
+CRASH_WINDOW = 60.0
+MAX_CRASHES = 5
 
 
 @dataclass
@@ -32,9 +34,12 @@ class Child:
     name: str
     args: list[str]
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None)
+    crashes: list[float] = field(default_factory=list)
 
     def start(self, env: dict[str, str]) -> None:
+        self.env = env
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cli", *self.args], env=env, stdout=log,
@@ -44,6 +49,11 @@ class Child:
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
+
+    def crash_looping(self, now: float) -> bool:
+        """Record a crash; True when there were more than MAX_CRASHES within CRASH_WINDOW seconds."""
+        self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW] + [now]
+        return len(self.crashes) > MAX_CRASHES
 
     def stop(self, timeout: float) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -125,14 +135,41 @@ class Supervisor:
                   transient=False) if live else _NoLive() as screen:  # fmt: skip
             while not self._stop.wait(0.5):
                 screen.update(render(self.settings.stats_dir))
+                if self.broker is not None and not self.broker.running and not self._restart_broker():
+                    return 1
                 dead = self.dead_child()
-                if dead is not None:
-                    self.console.print(f"[red]akhbar: {dead.name} exited with code {dead.exited()};"
-                                       f" see {dead.log_path}[/red]")  # fmt: skip
+                if dead is not None and not self._restart(dead):
                     return 1
                 if ends is not None and time.monotonic() >= ends:
                     break
         return 0
+
+    def _restart_broker(self) -> bool:
+        """The embedded broker died: start it again on the same port (memory storage: topics are recreated)."""
+        assert self.broker is not None
+        self.console.print(
+            "[yellow]akhbar: the embedded broker stopped; restarting it (its messages are lost)[/yellow]"
+        )
+        try:
+            self.broker.start()
+            ensure_topics(self.broker.bootstrap, topic_specs(self.settings))
+        except Exception as exc:
+            self.console.print(f"[red]akhbar: cannot restart the broker: {exc}[/red]")
+            return False
+        return True
+
+    def _restart(self, child: Child) -> bool:
+        """Restart a child that died; False when it is crash-looping (then everything stops)."""
+        code = child.exited()
+        if child.crash_looping(time.monotonic()):
+            self.console.print(
+                f"[red]akhbar: {child.name} keeps failing (last exit {code}); see {child.log_path}[/red]"
+            )
+            return False
+        self.console.print(f"[yellow]akhbar: {child.name} exited with code {code}; restarting[/yellow]")
+        time.sleep(min(2 ** (len(child.crashes) - 1), 10))
+        child.start(child.env)
+        return True
 
 
 class _NoLive:
