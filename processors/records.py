@@ -132,6 +132,7 @@ class DateMention(_Record):
     start: int
     end: int
     calendar: str = "gregorian"
+    field: Field_ = "text"
 
 
 class EnrichedArticle(Article):

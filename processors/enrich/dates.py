@@ -1,0 +1,174 @@
+"""Enrichment: Arabic date mentions resolved to ISO dates against the article's publication time.
+
+The spans are found here (dateparser's ``search_dates`` misses Levantine and Maghrebi month names and returns
+junk on free text, NOTES §6): Gregorian month names of every Arabic usage, Hijri dates (converted with
+hijridate's Umm al-Qura tables), numeric dates, weekdays, and relative expressions (أمس، فجر اليوم، الليلة
+الماضية، قبل يومين، منذ ثلاثة أيام). A weekday means its latest occurrence on or before publication unless
+followed by المقبل/القادم. A day and month without a year take the year that puts them nearest publication.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from hijridate import Gregorian, Hijri
+
+from processors.enrich.config import DatesConfig
+from processors.enrich.matching import PhraseIndex
+from processors.enrich.numbers import parse_digits, parse_number_words
+from processors.normalize import normalize_arabic
+
+_FUTURE = {"المقبل", "القادم", "المقبله", "القادمه"}
+
+
+@dataclass(frozen=True, slots=True)
+class DateSpan:
+    start: int  # key offsets
+    end: int
+    value: date
+    calendar: str = "gregorian"
+
+
+def _alternation(names: dict[int, list[str]]) -> tuple[str, dict[str, int]]:
+    lookup = {normalize_arabic(n): number for number, group in names.items() for n in group}
+    ordered = sorted(lookup, key=len, reverse=True)
+    return "|".join(re.escape(n) for n in ordered), lookup
+
+
+class DateExtractor:
+    def __init__(self, config: DatesConfig) -> None:
+        months, self._months = _alternation(config.months)
+        hijri, self._hijri = _alternation(config.hijri_months)
+        self._gregorian = re.compile(
+            rf"(?<!\w)(?:[وفب]?)(\d{{1,2}})\s+(?:من\s+)?(?:شهر\s+)?({months})(?:\s*/\s*(?:{months}))?"
+            rf"(?:\s*(?:عام|سنه|من عام)?\s*(\d{{4}}))?(?:\s+(الماضي|المقبل|القادم|الجاري))?(?!\w)"
+        )
+        self._hijri_re = re.compile(
+            rf"(?<!\w)(\d{{1,2}})\s+(?:من\s+)?(?:شهر\s+)?({hijri})(?:\s*(?:عام|سنه)?\s*(\d{{4}}))?\s*(?:هـ|ه\b)?(?!\w)"
+        )
+        self._numeric = re.compile(
+            r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)|(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)"
+        )
+        self._relative: PhraseIndex[int] = PhraseIndex()
+        for phrase, days in config.relative.items():
+            self._relative.add(phrase, days)
+            for part in config.day_parts:
+                self._relative.add(f"{part} {phrase}", days)
+        self._relative.build()
+        self._weekdays: PhraseIndex[int] = PhraseIndex()
+        for weekday, names in config.weekdays.items():
+            for name in names:
+                self._weekdays.add_all(
+                    [
+                        name,
+                        f"يوم {name}",
+                        *(f"{p} {name}" for p in config.day_parts),
+                        *(f"{p} يوم {name}" for p in config.day_parts),
+                    ],
+                    weekday,
+                )
+        self._weekdays.build()
+        self._ago = re.compile(r"(?<!\w)(?:قبل|منذ)\s+((?:\S+\s+){0,2}?)(ايام|يوما|يوم|اسابيع|اسبوعا)(?!\w)")
+
+    def extract(self, key: str, published: date | None) -> list[DateSpan]:
+        found = self._absolute(key, published)
+        if published is not None:
+            found += self._relative_spans(key, published) + self._weekday_spans(key, published)
+            found += self._ago_spans(key, published)
+        return _without_overlaps(found)
+
+    def _absolute(self, key: str, published: date | None) -> list[DateSpan]:
+        found: list[DateSpan] = []
+        for m in self._gregorian.finditer(key):
+            year = int(m.group(3)) if m.group(3) else None
+            value = _make_date(year, self._months[m.group(2)], int(m.group(1)), published, m.group(4))
+            if value:
+                found.append(DateSpan(m.start(1), m.end(), value))
+        for m in self._hijri_re.finditer(key):
+            value = _hijri_date(m.group(3), self._hijri[m.group(2)], int(m.group(1)), published)
+            if value:
+                found.append(DateSpan(m.start(), m.end(), value, "hijri"))
+        for m in self._numeric.finditer(key):
+            parts = m.group(3, 2, 1) if m.group(1) else m.group(4, 5, 6)
+            value = _make_date(int(parts[0]), int(parts[1]), int(parts[2]), None)
+            if value:
+                found.append(DateSpan(m.start(), m.end(), value))
+        return found
+
+    def _relative_spans(self, key: str, published: date) -> list[DateSpan]:
+        return [DateSpan(m.start, m.end, published + timedelta(days=m.values[0])) for m in self._relative.find(key)]
+
+    def _weekday_spans(self, key: str, published: date) -> list[DateSpan]:
+        found = []
+        for m in self._weekdays.find(key):
+            following = key[m.end : m.end + 9].split()
+            future = bool(following) and following[0] in _FUTURE
+            end = m.end + key[m.end :].index(following[0]) + len(following[0]) if future else m.end
+            back = (published.weekday() - m.values[0]) % 7
+            value = published + timedelta(days=(7 - back) % 7 if future else -back)
+            if future and value == published:
+                value += timedelta(days=7)
+            found.append(DateSpan(m.start, end, value))
+        return found
+
+    def _ago_spans(self, key: str, published: date) -> list[DateSpan]:
+        found = []
+        for m in self._ago.finditer(key):
+            words = m.group(1).split()
+            count = (parse_digits(words[0]) if words else None) or _words_number(words)
+            if count is None or count > 400:
+                continue
+            days = count * (7 if m.group(2).startswith("اسبوع") or m.group(2) == "اسابيع" else 1)
+            found.append(DateSpan(m.start(), m.end(), published - timedelta(days=days)))
+        return found
+
+
+def _words_number(words: list[str]) -> int | None:
+    parsed = parse_number_words(words)
+    return parsed[0] if parsed and parsed[1] == len(words) else None
+
+
+def _make_date(
+    year: int | None, month: int, day: int, published: date | None, direction: str | None = None
+) -> date | None:
+    if year is None:
+        if published is None:
+            return None
+        options = [_safe_date(y, month, day) for y in (published.year - 1, published.year, published.year + 1)]
+        valid = [d for d in options if d]
+        if direction == "الماضي":
+            valid = [d for d in valid if d <= published]
+        elif direction in _FUTURE:
+            valid = [d for d in valid if d >= published]
+        return min(valid, key=lambda d: abs((d - published).days) + (60 if d > published else 0)) if valid else None
+    return _safe_date(year, month, day) if 1900 <= year <= 2100 else None
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _hijri_date(year_text: str | None, month: int, day: int, published: date | None) -> date | None:
+    try:
+        if year_text:
+            year = int(year_text)
+        elif published is not None:
+            year = Gregorian(published.year, published.month, published.day).to_hijri().year
+        else:
+            return None
+        return Hijri(year, month, day).to_gregorian()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _without_overlaps(spans: list[DateSpan]) -> list[DateSpan]:
+    chosen: list[DateSpan] = []
+    for span in sorted(spans, key=lambda s: (s.start - s.end, s.start)):
+        if all(span.end <= c.start or span.start >= c.end for c in chosen):
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)

@@ -1,0 +1,54 @@
+"""Enrichment: event types (multi-label) from the trigger taxonomy in config/gazetteers/events.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from processors.enrich.config import EventsConfig
+from processors.enrich.matching import PhraseIndex
+from processors.enrich.text import strip_clitics, word_start
+from processors.normalize import normalize_arabic
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpan:
+    type: str
+    start: int  # key offsets
+    end: int
+    weak: bool
+
+
+class EventExtractor:
+    def __init__(self, config: EventsConfig) -> None:
+        self._index: PhraseIndex[tuple[str, bool]] = PhraseIndex()
+        self._not_after: dict[str, set[str]] = {}
+        self._yields_to: dict[str, set[str]] = {}
+        for name, event_type in config.event_types.items():
+            self._index.add_all(event_type.triggers, (name, False))
+            self._index.add_all(event_type.weak_triggers, (name, True))
+            self._not_after[name] = {normalize_arabic(w) for w in event_type.not_after}
+            self._yields_to[name] = set(event_type.yields_to)
+        self._index.build()
+        self.types = list(config.event_types)
+
+    def find(self, key: str) -> list[EventSpan]:
+        """Trigger mentions in one field key (weak ones are settled per article by ``settle``)."""
+        found = []
+        for match in self._index.find(key):
+            previous = _previous_word(key, match.start)
+            for name, weak in dict.fromkeys(match.values):
+                if previous not in self._not_after[name]:
+                    found.append(EventSpan(name, match.start, match.end, weak))
+        return found
+
+    def settle(self, spans: list[EventSpan]) -> list[EventSpan]:
+        """Drop weak triggers of a type when a type it yields to is present in the article."""
+        strong = {s.type for s in spans if not s.weak}
+        return [s for s in spans if not s.weak or not (self._yields_to[s.type] & strong)]
+
+
+def _previous_word(key: str, start: int) -> str:
+    end = word_start(key, start)
+    while end > 0 and not key[end - 1].isalnum():
+        end -= 1
+    return strip_clitics(key[word_start(key, end) : end]) if end else ""

@@ -1,0 +1,56 @@
+"""Entities: people from titles and known names, organisations from head words, locations from cues."""
+
+from __future__ import annotations
+
+
+def _ents(result, kind):
+    return [e.text for e in result.entities if e.type == kind]
+
+
+def test_person_after_title_and_modifiers(enrich):
+    result = enrich("قال وزير الخارجية الأمريكي أنتوني بلينكن إن المحادثات مستمرة.")
+    assert "أنتوني بلينكن" in _ents(result, "PER")
+
+
+def test_person_after_spokesman_of(enrich):
+    result = enrich("وقال المتحدث باسم الجيش الإسرائيلي أفيخاي أدرعي، إن القوات تقدمت.")
+    assert _ents(result, "PER") == ["أفيخاي أدرعي"]
+
+
+def test_title_followed_by_a_verb_is_no_person(enrich):
+    assert _ents(enrich("الرئيس يزور المدينة غدا."), "PER") == []
+
+
+def test_first_name_without_title(enrich):
+    assert "محمد الأحمد" in _ents(enrich("وقال محمد الأحمد، وهو من سكان البلدة، إن القصف عنيف."), "PER")
+
+
+def test_preposition_ala_is_not_the_name_ali(enrich):
+    assert _ents(enrich("ردت القوات على مصادر النيران."), "PER") == []
+
+
+def test_organisation_head_with_qualifiers(enrich):
+    result = enrich("أعلنت وزارة الصحة الفلسطينية ارتفاع الحصيلة، فيما قالت القيادة المركزية الأمريكية إنها ردت.")
+    assert _ents(result, "ORG") == ["وزارة الصحة الفلسطينية", "القيادة المركزية الأمريكية"]
+
+
+def test_known_organisations_with_clitics(enrich):
+    result = enrich("اتهمت إسرائيل حزب الله وحماس بالتصعيد، ودعت للأمم المتحدة.")
+    assert {"حزب الله", "حماس"} <= set(_ents(result, "ORG"))
+
+
+def test_settlement_cue_gives_an_unknown_village(enrich):
+    result = enrich("استهدف القصف قرية عين الزيتون وبلدة القورية.")
+    assert {"عين الزيتون", "القورية"} <= set(_ents(result, "LOC"))
+
+
+def test_facility_names_keep_their_type_word(enrich):
+    result = enrich("أغلقت السلطات معبر رفح حتى إشعار آخر.")
+    assert "معبر رفح" in _ents(result, "LOC")
+    assert any(p.name_en == "Rafah" for p in result.places)
+
+
+def test_title_entities_carry_their_field(enrich):
+    result = enrich("نص بلا أسماء.", title="غارات على دمشق")
+    (entity,) = result.entities
+    assert entity.field == "title" and "غارات على دمشق"[entity.start : entity.end] == "دمشق"
