@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from processors.records import RawArticle
+
+if TYPE_CHECKING:
+    from connectors.http import HttpFetcher
+    from connectors.pages import PageFetcher
+    from connectors.state import SourceState, Validators
 
 
 @dataclass
@@ -25,6 +30,22 @@ class PollReport:
     encoding: str | None = None
     last_modified: str | None = None
     errors: list[str] = field(default_factory=list)
+    # Applied by the runner only once every new article is published, so a failed publish is retried.
+    validators: dict[str, Validators] = field(default_factory=dict)
+    # article id -> the id of the URL it was found under, when a page's canonical link changed it.
+    aliases: dict[str, str] = field(default_factory=dict)
+    pages_fetched: int = 0
+    # Set when some articles were left for a later poll: the validators are then not stored.
+    incomplete: bool = False
+
+
+@dataclass
+class ConnectorContext:
+    """What a connector may use: the shared client, the page fetcher and its own state."""
+
+    fetcher: HttpFetcher
+    pages: PageFetcher
+    state: SourceState
 
 
 class Connector(Protocol):

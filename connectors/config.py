@@ -85,10 +85,11 @@ class SitemapSource(_SourceBase):
     type: Literal["sitemap"]
     url: HttpUrl
     max_age_days: float = Field(default=3.0, gt=0, description="ignore entries whose lastmod is older")
+    fetch_full_text: bool = True
 
 
 Source = Annotated[RssSource | WebSource | SitemapSource, Field(discriminator="type")]
-_SOURCE_ADAPTER: TypeAdapter[Source] = TypeAdapter(Source)
+_SOURCE_ADAPTER: TypeAdapter[Source] = TypeAdapter(Source)  # type: ignore[arg-type]
 
 
 class FeedsFile(BaseModel):
