@@ -1,10 +1,10 @@
-"""Index analysis: the Arabic analyzer of the embedded store (normalise, tokenise, light-stem), at index and query.
+"""Index analysis: the Arabic analysis of the embedded store (normalise, tokenise, light-stem by expansion).
 
-Written here because SQLite's FTS5 tokenizers cannot be extended from Python's ``sqlite3``: the store indexes
-the analysed token stream instead. The stemmer mirrors Lucene's ``ArabicStemmer`` (the ``arabic`` stemmer of
-Elasticsearch) rule for rule, so that both backends match the same words; names listed as stem exclusions in
-the Elasticsearch template's ``stemmer_override`` rules (names the stemmer mangles, with their clitic forms) map
-to the same stem in both.
+Written here because SQLite's FTS5 tokenizers cannot be extended from Python's ``sqlite3``. The store indexes
+normalised words (FTS5 tokenizes them in C, which keeps indexing fast) and stems at query time by expansion: a
+query word becomes every word form whose stem equals its stem. The stemmer mirrors Lucene's ``ArabicStemmer``
+(the ``arabic`` stemmer of Elasticsearch) rule for rule, and the template's ``stemmer_override`` rules (names
+the stemmer mangles, with their clitic forms), so both backends match the same words.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
+from itertools import combinations
 
 from processors.normalize import normalize_arabic
 
@@ -24,7 +25,6 @@ _ARABIC_LETTERS = re.compile(r"[\u0621-\u064A]")
 # A word in display text: letters, digits, and the marks/joiners normalisation removes from inside words.
 DISPLAY_WORD = re.compile(r"[\w\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d]+")
 _WORD = re.compile(r"\w+")
-_CACHE_LIMIT = 400_000
 
 
 @cache
@@ -71,33 +71,38 @@ def stem(word: str) -> str:
     return word
 
 
+def _suffix_chains(limit: int = 2) -> list[str]:
+    """Endings the stemmer strips (up to two stacked suffixes; list order, so the outermost comes first)."""
+    chains = {""}
+    for size in range(1, limit + 1):
+        for combo in combinations(SUFFIXES, size):
+            chains.add("".join(reversed(combo)))
+    return sorted(chains, key=len)
+
+
+@cache
+def _chains() -> tuple[str, ...]:
+    return tuple(_suffix_chains())
+
+
+@lru_cache(maxsize=4096)
+def variants(word_stem: str) -> tuple[str, ...]:
+    """All word forms whose stem is ``word_stem`` (what a stemmed query for it must match), shortest first."""
+    forms = {target_word for target_word, target in stem_overrides().items() if target == word_stem}
+    for prefix in ("", *PREFIXES):
+        for chain in _chains():
+            word = prefix + word_stem + chain
+            if word not in forms and stem(word) == word_stem:
+                forms.add(word)
+    return tuple(sorted(forms, key=lambda w: (len(w), w)))
+
+
 class Analyzer:
-    """Turns text into the space-joined stems FTS5 indexes; keeps a bounded cache of stems (hot path)."""
+    """Query-side analysis: normalised words and prefix keys (index side is FTS5's own tokenizer)."""
 
-    def __init__(self) -> None:
-        self._stems: dict[str, str] = {}
-
-    def stem_token(self, token: str) -> str:
-        stems = self._stems
-        found = stems.get(token)
-        if found is None:
-            if len(stems) > _CACHE_LIMIT:
-                stems.clear()
-            found = stems[token] = stem(token)
-        return found
-
-    def tokens(self, text: str) -> list[str]:
-        """Stems of ``text`` in order (positions kept: stop words are not removed, so phrases line up)."""
-        stems = self._stems
-        get = stems.get
-        out = []
-        for token in _WORD.findall(normalize_arabic(text)):
-            found = get(token)
-            out.append(found if found is not None else self.stem_token(token))
-        return out
-
-    def analyse(self, text: str) -> str:
-        return " ".join(self.tokens(text))
+    def words(self, text: str) -> list[str]:
+        """Normalised words of ``text`` (what the store's FTS5 table holds, unstemmed)."""
+        return _WORD.findall(normalize_arabic(text))
 
     def prefix_key(self, text: str) -> str:
         """A prefix query's key: normalised, article/conjunction prefix removed, never suffix-stripped."""

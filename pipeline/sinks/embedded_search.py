@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.search import FACETS, FacetValue, SearchQuery, SearchResult, hit_from_document
-from pipeline.sinks.analysis import Analyzer
+from pipeline.sinks.analysis import Analyzer, variants
 from pipeline.sinks.embedded import connect
 from pipeline.sinks.highlight import highlight_title, snippet
 from pipeline.sinks.querytext import Clause, ParsedQuery, parse_query
@@ -29,9 +29,17 @@ class StoreNotFound(ConfigError):
     """No embedded store yet at the configured path."""
 
 
+# a prefix query also finds the word behind the article and the common proclitics
+_PROCLITICS = ("", "ال", "و", "وال", "بال", "كال", "فال", "لل", "ب", "ل", "ف", "ك")
+
+
 def _fts_clause(clause: Clause) -> str:
-    joined = " ".join(clause.stems)
-    return f'"{joined}"*' if clause.kind == "prefix" else f'"{joined}"'
+    """FTS5 text of one clause; words are normalised ``\\w`` runs, so a quoted string is always literal."""
+    if clause.kind == "prefix":
+        return "(" + " OR ".join(f'"{p}{clause.words[0]}"*' for p in _PROCLITICS) + ")"
+    if clause.kind == "phrase":
+        return '"' + " ".join(clause.words) + '"'
+    return "(" + " OR ".join(f'"{form}"' for form in variants(clause.stems[0])) + ")"
 
 
 def match_expression(parsed: ParsedQuery) -> tuple[str | None, str | None]:

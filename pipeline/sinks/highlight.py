@@ -22,11 +22,13 @@ class _Words:
         self.spans: list[tuple[int, int]] = []
         self.stems: list[str] = []
         self.bare: list[str] = []
+        self.norms: list[str] = []
         for match in DISPLAY_WORD.finditer(text):
             key = normalize_arabic(match.group())
             if not key:
                 continue
             self.spans.append(match.span())
+            self.norms.append(key)
             self.stems.append(stem(key))
             self.bare.append(strip_prefix(key))
 
@@ -37,12 +39,17 @@ def _marks(words: _Words, query: ParsedQuery) -> list[bool]:
         if clause.kind == "prefix":
             key = clause.stems[0]
             for i, (word_stem, bare) in enumerate(zip(words.stems, words.bare, strict=True)):
-                if word_stem.startswith(key) or bare.startswith(key):
+                if bare.startswith(key) or word_stem.startswith(key):
                     marks[i] = True
             continue
-        size = len(clause.stems)
-        for i in range(len(words.stems) - size + 1):
-            if tuple(words.stems[i : i + size]) == clause.stems:
+        if clause.kind == "term":
+            for i, word_stem in enumerate(words.stems):
+                if word_stem == clause.stems[0]:
+                    marks[i] = True
+            continue
+        size = len(clause.words)
+        for i in range(len(words.norms) - size + 1):
+            if tuple(words.norms[i : i + size]) == clause.words:
                 marks[i : i + size] = [True] * size
     return marks
 

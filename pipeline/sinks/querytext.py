@@ -1,8 +1,8 @@
 """Search query text: the small query language both backends understand.
 
-``word`` (all words must match, stemmed), ``"a phrase"``, ``prefix*``, ``-excluded``, ``a OR b``. Unbalanced
-quotes close at the end of the text; characters with meaning to FTS5 or Lucene never reach them raw (each
-backend builds its query from these clauses, not from the user's string).
+``word`` (every word must match, stemmed), ``"a phrase"`` (these words in this order, unstemmed), ``prefix*``,
+``-excluded``, ``a OR b``. Unbalanced quotes close at the end of the text; characters with meaning to FTS5 or
+Lucene never reach them raw (each backend builds its query from these clauses, not from the user's string).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipeline.sinks.analysis import Analyzer
+from pipeline.sinks.analysis import Analyzer, stem
 
 ClauseKind = Literal["term", "phrase", "prefix"]
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -22,7 +22,8 @@ _MIN_PREFIX_CHARS = 2
 class Clause:
     kind: ClauseKind
     text: str  # the user's words, as typed (Elasticsearch analyses them itself)
-    stems: tuple[str, ...]  # the embedded analyzer's tokens (one, or several for a phrase)
+    words: tuple[str, ...]  # normalised words (a prefix clause: its key without article/conjunction)
+    stems: tuple[str, ...]  # their stems (what a term clause matches)
 
 
 @dataclass
@@ -41,12 +42,12 @@ class ParsedQuery:
 def _clause(text: str, quoted: bool, analyzer: Analyzer) -> Clause | None:
     if not quoted and text.endswith("*") and len(text.rstrip("*")) >= _MIN_PREFIX_CHARS:
         key = analyzer.prefix_key(text.rstrip("*"))
-        return Clause("prefix", text.rstrip("*"), (key,)) if key else None
-    stems = tuple(analyzer.tokens(text))
-    if not stems:
+        return Clause("prefix", text.rstrip("*"), (key,), (key,)) if key else None
+    words = tuple(analyzer.words(text))
+    if not words:
         return None
-    kind: ClauseKind = "phrase" if quoted or len(stems) > 1 else "term"
-    return Clause(kind, text, stems)
+    kind: ClauseKind = "phrase" if quoted or len(words) > 1 else "term"
+    return Clause(kind, text, words, tuple(stem(word) for word in words))
 
 
 def parse_query(text: str, analyzer: Analyzer | None = None) -> ParsedQuery:
