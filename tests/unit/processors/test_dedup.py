@@ -1,0 +1,185 @@
+"""Deduplicator: exact, near-duplicate and cluster decisions, idempotence, store contract, expiry."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from processors.dedup import DedupConfig, Deduplicator
+from processors.extract import text_hash
+from processors.records import Article
+from tests.unit.processors.devset import load_devset, to_article
+
+
+class StrictStore(dict[str, Any]):
+    """A dict that refuses whole-store iteration (the hot path must not scan) and checks JSON values."""
+
+    scanning_allowed = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        assert isinstance(key, str)
+        json.dumps(value)  # values must be JSON-serialisable (a Faust Table's changelog)
+        super().__setitem__(key, value)
+
+    def __iter__(self) -> Iterator[str]:
+        assert self.scanning_allowed, "the hot path iterated the store"
+        return super().__iter__()
+
+    def items(self) -> Any:
+        assert self.scanning_allowed, "the hot path iterated the store"
+        return super().items()
+
+
+@pytest.fixture(scope="module")
+def devset() -> dict[str, dict]:
+    items, _ = load_devset()
+    return {item["id"]: item for item in items}
+
+
+def article(devset: dict[str, dict], item_id: str, position: int = 0, **changes: Any) -> Article:
+    if "text" in changes:
+        changes["text_hash"] = text_hash(changes["text"])
+    return to_article(devset[item_id], position).model_copy(update=changes)
+
+
+def test_unique_article_is_its_own_cluster(devset: dict[str, dict]) -> None:
+    info = Deduplicator(StrictStore()).check(article(devset, "cairo-metro"))
+    assert (info.status, info.duplicate_of, info.cluster_id) == ("unique", None, "cairo-metro")
+
+
+def test_same_id_gets_the_same_decision_again(devset: dict[str, dict]) -> None:
+    dedup = Deduplicator(StrictStore())
+    first = dedup.check(article(devset, "cairo-metro"))
+    reprint = dedup.check(article(devset, "cairo-metro~wire", 1))
+    assert dedup.check(article(devset, "cairo-metro", 5)) == first  # re-poll: not a duplicate of itself
+    assert dedup.check(article(devset, "cairo-metro~wire", 9)) == reprint  # redelivery: the same decision
+    changed = article(devset, "cairo-metro", 10, text="نص مختلف تماماً " * 20)
+    assert dedup.check(changed) == first  # an updated page under the same id keeps its first decision
+
+
+def test_exact_duplicate_under_another_id(devset: dict[str, dict]) -> None:
+    dedup = Deduplicator(StrictStore())
+    original = article(devset, "libya-derna")
+    dedup.check(original)
+    # The same text with other diacritics and hamza forms is the same normalised text.
+    copy = article(devset, "libya-derna", 3, id="mirror-1", source="mirror", url="https://mirror.example/1")
+    info = dedup.check(copy)
+    assert (info.status, info.duplicate_of, info.similarity, info.cluster_id) == (
+        "duplicate",
+        "libya-derna",
+        1.0,
+        "libya-derna",
+    )
+
+
+def test_near_duplicates_point_at_the_first_article_of_the_family(devset: dict[str, dict]) -> None:
+    dedup = Deduplicator(StrictStore())
+    dedup.check(article(devset, "sudan-fasher"))
+    wire = dedup.check(article(devset, "sudan-fasher~wire", 1))
+    lead = dedup.check(article(devset, "sudan-fasher~lead", 2))
+    assert wire.status == lead.status == "near_duplicate"
+    assert wire.duplicate_of == lead.duplicate_of == "sudan-fasher"
+    assert wire.cluster_id == "sudan-fasher"
+    assert wire.similarity is not None and 0.6 < wire.similarity <= 1.0
+    sources = [r.source for r in dedup.reported_by("sudan-fasher")]
+    assert sources == ["sudan-fasher", "wire", "lead"]
+
+
+def test_distinct_story_same_place_and_day_stays_unique(devset: dict[str, dict]) -> None:
+    dedup = Deduplicator(StrictStore())
+    dedup.check(article(devset, "gaza-rafah-strike~background"))
+    info = dedup.check(article(devset, "gaza-aid-trucks~background", 1))
+    assert info.status == "unique" and info.duplicate_of is None
+
+
+def test_lower_band_joins_the_cluster_without_being_a_duplicate(devset: dict[str, dict]) -> None:
+    dedup = Deduplicator(StrictStore())
+    dedup.check(article(devset, "gaza-rafah-strike~background"))
+    info = dedup.check(article(devset, "gaza-aid-trucks~background", 1))
+    # Sharing a whole background paragraph puts them in one band of similarity (the story clusterer confirms).
+    assert info.cluster_id == "gaza-rafah-strike~background"
+    assert info.similarity is not None and info.similarity < 0.6
+
+
+def test_candidates_outside_the_window_are_ignored(devset: dict[str, dict]) -> None:
+    dedup = Deduplicator(StrictStore(), DedupConfig(window_days=7))
+    original = article(devset, "tunisia-boat")
+    dedup.check(original)
+    eight_days = original.fetched_at + timedelta(days=8)
+    exact_later = article(devset, "tunisia-boat", id="x2", fetched_at=eight_days)
+    assert dedup.check(exact_later).status == "unique"  # same text, but the original is out of the window
+    later = dedup.check(article(devset, "tunisia-boat~wire", fetched_at=eight_days))
+    assert later.duplicate_of == "x2"  # matched within the window only
+
+
+def test_expire_removes_old_state_and_keeps_recent(devset: dict[str, dict]) -> None:
+    store = StrictStore()
+    dedup = Deduplicator(store, DedupConfig(window_days=7))
+    old = article(devset, "yemen-ship")
+    dedup.check(old)
+    recent = article(devset, "yemen-cholera", fetched_at=old.fetched_at + timedelta(days=6))
+    dedup.check(recent)
+    store.scanning_allowed = True
+    removed = dedup.expire(old.fetched_at + timedelta(days=8))
+    assert removed > 0
+    assert "a:yemen-ship" not in store and "a:yemen-cholera" in store
+    assert f"h:{old.text_hash}" not in store and "p:yemen-ship" not in store
+    assert all(item[0] != "yemen-ship" for key, value in store.items() if key.startswith("b:") for item in value)
+    assert dedup.expire(old.fetched_at + timedelta(days=8)) == 0
+    store.scanning_allowed = False
+    # After expiry the reprint is judged afresh against what is left.
+    assert (
+        dedup.check(article(devset, "yemen-ship~wire", fetched_at=old.fetched_at + timedelta(days=8))).status
+        == "unique"
+    )
+
+
+def test_state_survives_a_json_round_trip(devset: dict[str, dict]) -> None:
+    store = StrictStore()
+    Deduplicator(store).check(article(devset, "saudi-metro"))
+    store.scanning_allowed = True
+    restored = StrictStore(json.loads(json.dumps(store)))  # what a Faust Table gives back after recovery
+    info = Deduplicator(restored).check(article(devset, "saudi-metro~edited", 1))
+    assert (info.status, info.duplicate_of) == ("near_duplicate", "saudi-metro")
+
+
+def test_buckets_are_bounded() -> None:
+    store = StrictStore()
+    dedup = Deduplicator(store, DedupConfig(max_bucket=4))
+    shared = "هذا نص مشترك بين كل المقالات في هذا الاختبار ولا يتغير أبداً "
+    for n in range(10):
+        text = shared + " ".join(f"كلمة{n}_{i}" for i in range(60))
+        item = Article.model_validate(
+            to_article({"id": f"a{n}", "title": "t", "text": text}, n).model_dump() | {"text": text}
+        )
+        dedup.check(item)
+    store.scanning_allowed = True
+    assert max(len(v) for k, v in store.items() if k.startswith("b:")) <= 4
+
+
+def test_config_rejects_bands_that_do_not_cover_the_signature() -> None:
+    with pytest.raises(ValueError, match="bands"):
+        DedupConfig(num_perm=128, bands=30, rows=4)
+
+
+def test_random_light_edits_are_found(devset: dict[str, dict]) -> None:
+    """5 % of words replaced at random (the NOTES' 'light edit' case) stays a near-duplicate."""
+    rng = random.Random(7)
+    dedup = Deduplicator(StrictStore())
+    found = 0
+    originals = [i for i in devset if "~" not in i]
+    for position, item_id in enumerate(originals):
+        dedup.check(article(devset, item_id, position))
+    for position, item_id in enumerate(originals):
+        words = devset[item_id]["text"].split(" ")
+        for index in rng.sample(range(len(words)), k=max(1, len(words) // 20)):
+            words[index] = "كلمة"
+        edited = article(devset, item_id, 100 + position, id=f"{item_id}-edit", text=" ".join(words))
+        info = dedup.check(edited)
+        found += info.status == "near_duplicate" and info.duplicate_of == item_id
+    assert found == len(originals)
