@@ -44,6 +44,7 @@ sources:
 OVERRIDE = """\
 services:
   feeds:
+    build: {{context: "{root}"}}
     image: akhbar:${{AKHBAR_IMAGE_TAG:-local}}
     entrypoint: ["python", "-m", "http.server", "8000", "--bind", "0.0.0.0", "--directory", "/srv"]
     volumes: ["{feeds}:/srv:ro"]
@@ -127,7 +128,7 @@ def write_project(work: Path) -> tuple[Path, Path, str]:
     env_file = work / "stack.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
     override = work / "compose.test.yml"
-    override.write_text(OVERRIDE.format(feeds=feeds, config=config), encoding="utf-8")
+    override.write_text(OVERRIDE.format(root=ROOT, feeds=feeds, config=config), encoding="utf-8")
     return env_file, override, password
 
 

@@ -222,3 +222,22 @@ def test_env_example_carries_every_compose_variable():
     declared = set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE))
     compose_vars = set(re.findall(r"\$\{([A-Z_]+)", COMPOSE_FILE.read_text(encoding="utf-8")))
     assert not compose_vars - declared, sorted(compose_vars - declared)
+
+
+def test_integration_stack_files_are_valid(tmp_path: Path):
+    """The end-to-end test's env, override and feeds file, checked here where Docker cannot run them."""
+    from connectors.config import load_feeds
+    from tests.integration.test_compose_stack import write_project
+
+    env_file, override, _ = write_project(tmp_path)
+    command = [str(compose_binary()), "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "-f", str(override),
+               "config", "--format", "json"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    merged = json.loads(result.stdout)["services"]
+    for name in PIPELINE:
+        [config] = [v for v in merged[name]["volumes"] if v["target"] == "/app/config"]
+        assert config["source"] == str(tmp_path / "config"), name
+    assert merged["connectors"]["depends_on"]["feeds"]["condition"] == "service_healthy"
+    [source] = load_feeds(tmp_path / "config" / "feeds.yaml").sources
+    assert source.allow_private and str(source.url) == "http://feeds:8000/feed.xml"
