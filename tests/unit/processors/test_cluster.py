@@ -1,0 +1,138 @@
+"""Story clustering on the dev set: same event from other outlets joins, different events never do."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from processors.cluster import ClusterConfig, StoryClusterer, story_keys
+from processors.dedup import Deduplicator
+from processors.records import DedupInfo, EnrichedArticle, Entity, Place
+from tests.unit.processors.devset import load_devset, to_article
+
+# What enrichment would find in the dev set (a lexicon stands in for processors.enrich here).
+PLACES = {
+    "رفح": ("Rafah", 281129), "تل السلطان": ("Tell as-Sultan", None), "خان يونس": ("Khan Yunis", 281133),
+    "كرم أبو سالم": ("Kerem Shalom", None), "بيروت": ("Beirut", 276781), "ساحة النجمة": ("Nejmeh Square", None),
+    "الفاشر": ("El Fasher", 379252), "زمزم": ("Zamzam", None), "طويلة": ("Tawila", None),
+    "بورتسودان": ("Port Sudan", 377039), "دمشق": ("Damascus", 170654), "حلب": ("Aleppo", 170063),
+    "دير الزور": ("Deir ez-Zor", 170794), "البوكمال": ("Abu Kamal", 174186), "الميادين": ("Mayadin", 166365),
+    "الشدادي": ("Ash Shaddadah", None), "القاهرة": ("Cairo", 360630), "طريبيل": ("Trebil", None),
+    "بغداد": ("Baghdad", 98182), "الحوز": ("Al Haouz", None), "أمزميز": ("Amizmiz", None),
+    "مراكش": ("Marrakesh", 2542997), "العقبة": ("Aqaba", 250774), "عمان": ("Amman", 250441),
+    "صفاقس": ("Sfax", 2467454), "لامبيدوزا": ("Lampedusa", None), "الحديدة": ("Al Hudaydah", 79415),
+    "درنة": ("Derna", 87205), "طرابلس": ("Tripoli", 2210247), "الرياض": ("Riyadh", 108410), "غزة": ("Gaza", None),
+}  # fmt: skip
+COUNTRIES = ["لبنان", "السودان", "سوريا", "مصر", "العراق", "المغرب", "الأردن", "تونس", "اليمن", "ليبيا", "السعودية"]
+ACTORS = {
+    "نبيه بري": "PER", "ميشال عون": "PER", "قيس سعيد": "PER", "سامح شكري": "PER", "الأمم المتحدة": "ORG",
+    "الدعم السريع": "ORG", "منظمة الصحة العالمية": "ORG", "الهلال الأحمر": "ORG", "القيادة المركزية": "ORG",
+    "الحوثي": "ORG", "الحوثيون": "ORG", "الأونروا": "ORG", "صندوق النقد الدولي": "ORG", "الحرس البحري": "ORG",
+    "الدفاع المدني": "ORG", "مصرف لبنان": "ORG", "اليونيسف": "ORG", "الجيش الإسرائيلي": "ORG",
+}  # fmt: skip
+
+
+def enrich(article: Any, dedup: DedupInfo) -> EnrichedArticle:
+    text = article.title + "\n" + article.text
+    places = [Place(name=n, name_en=en, geonames_id=gid, kind="city") for n, (en, gid) in PLACES.items() if n in text]
+    places += [Place(name=n, kind="country") for n in COUNTRIES if n in text]
+    entities = [
+        Entity(text=n, type=t, start=text.index(n), end=text.index(n) + len(n))  # type: ignore[arg-type]
+        for n, t in ACTORS.items()
+        if n in text
+    ]
+    return EnrichedArticle(**article.model_dump(), places=places, entities=entities).model_copy(update={"dedup": dedup})
+
+
+def run_pipeline(order: list[dict]) -> dict[str, str]:
+    """Dedup then cluster, as the lead's agents do, over one dict store each."""
+    dedup, clusterer = Deduplicator({}), StoryClusterer({})
+    clusters = {}
+    for position, item in enumerate(order):
+        article = to_article(item, position)
+        clusters[item["id"]] = clusterer.assign(enrich(article, dedup.check(article)))
+    return clusters
+
+
+@pytest.fixture(scope="module")
+def devset() -> tuple[list[dict], list[dict]]:
+    return load_devset()
+
+
+def test_same_event_from_other_outlets_shares_the_cluster(devset: tuple[list[dict], list[dict]]) -> None:
+    items, pairs = devset
+    clusters = run_pipeline(items)
+    for pair in pairs:
+        if pair["label"] == "same_story":
+            assert clusters[pair["a"]] == clusters[pair["b"]], pair
+
+
+def test_reprints_share_their_originals_cluster(devset: tuple[list[dict], list[dict]]) -> None:
+    items, _ = devset
+    clusters = run_pipeline(items)
+    for item in items:
+        assert clusters[item["id"]] == clusters[item["family"]] or item["family"] not in clusters
+
+
+def test_different_events_never_share_a_cluster(devset: tuple[list[dict], list[dict]]) -> None:
+    items, pairs = devset
+    clusters = run_pipeline(items)
+    for pair in pairs:
+        if pair["label"] == "distinct":
+            assert clusters[pair["a"]] != clusters[pair["b"]], pair
+    story = {i["id"]: i.get("story", i["family"]) for i in items}
+    by_cluster: dict[str, set[str]] = {}
+    for item_id, cluster in clusters.items():
+        by_cluster.setdefault(cluster, set()).add(story[item_id])
+    assert all(len(stories) == 1 for stories in by_cluster.values()), by_cluster
+
+
+def test_assign_is_idempotent_and_bounded_in_time(devset: tuple[list[dict], list[dict]]) -> None:
+    items, _ = devset
+    by_id = {i["id"]: i for i in items}
+    clusterer = StoryClusterer({}, ClusterConfig(window_hours=36))
+    original = to_article(by_id["sudan-fasher"], 0)
+    first = clusterer.assign(enrich(original, DedupInfo(cluster_id=original.id)))
+    assert first == original.id
+    assert clusterer.assign(enrich(original, DedupInfo(cluster_id="other"))) == first
+    other = to_article(by_id["sudan-fasher~other-outlet"], 1)
+    late = other.model_copy(update={"published_at": original.published_at + timedelta(hours=40)})
+    assert clusterer.assign(enrich(late, DedupInfo(cluster_id=late.id))) == late.id  # too late to be one event
+
+
+def test_state_is_json_and_expires(devset: tuple[list[dict], list[dict]]) -> None:
+    items, _ = devset
+    store: dict[str, Any] = {}
+    clusterer = StoryClusterer(store)
+    article = to_article(items[0], 0)
+    clusterer.assign(enrich(article, DedupInfo(cluster_id=article.id)))
+    json.dumps(store)
+    assert clusterer.expire(article.published_at + timedelta(days=6)) == 0
+    assert clusterer.expire(article.published_at + timedelta(days=8)) == len(store) or not store
+    assert store == {}
+
+
+def test_story_keys_skip_countries_and_normalise() -> None:
+    article = EnrichedArticle(
+        **to_article({"id": "x", "title": "t", "text": "غزة"}, 0).model_dump(),
+        places=[
+            Place(name="لبنان", kind="country"),
+            Place(name="غزّة", kind="city"),
+            Place(name="بيروت", geonames_id=1),
+        ],
+        entities=[Entity(text="نبيه برّي", type="PER", start=0, end=8), Entity(text="و", type="ORG", start=0, end=1)],
+    )
+    assert story_keys(article) == ["per:نبيه بري", "place:1", "place:غزه"]
+
+
+def test_unconfirmed_text_link_is_dropped_but_kept_without_keys() -> None:
+    clusterer = StoryClusterer({})
+    base = to_article({"id": "b", "title": "t", "text": "نص أول عن حدث في بيروت " * 5}, 0)
+    clusterer.assign(enrich(base, DedupInfo(cluster_id="b")))
+    linked = to_article({"id": "c", "title": "t", "text": "نص ثان عن حدث آخر في طرابلس " * 5}, 1)
+    assert clusterer.assign(enrich(linked, DedupInfo(cluster_id="b", similarity=0.2))) == "c"
+    bare = to_article({"id": "d", "title": "t", "text": "نص ثالث بلا أماكن ولا أسماء " * 5}, 2)
+    assert clusterer.assign(enrich(bare, DedupInfo(cluster_id="b", similarity=0.2))) == "b"
