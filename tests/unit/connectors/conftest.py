@@ -36,6 +36,7 @@ class Reply:
     delay: float = 0.0
     hang: bool = False
     trickle: float = 0.0  # seconds between 16-byte pieces of the body (a slow server)
+    no_length: bool = False  # no Content-Length: the body ends when the connection closes
 
 
 class FeedServer:
@@ -106,7 +107,10 @@ class FeedServer:
                     self.send_header("ETag", reply.etag)
                 if reply.last_modified:
                     self.send_header("Last-Modified", reply.last_modified)
-                if "Content-Length" not in reply.headers:
+                if reply.no_length:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                elif "Content-Length" not in reply.headers:
                     self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 if not reply.trickle:
