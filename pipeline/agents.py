@@ -152,6 +152,7 @@ class Stages:
             await self.dead_letter(origin[rejection.article_id], "index", rejection.reason, "Rejected",
                                    article_id=rejection.article_id, payload=rejection.document)  # fmt: skip
         self.counters.inc("index", "out", len(docs) - len(rejections))
+        self.counters.set("index.last_at", time.time())
         self._observe_latency(docs, {r.article_id for r in rejections})
 
     def _observe_latency(self, docs: list[EnrichedArticle], rejected: set[str]) -> None:

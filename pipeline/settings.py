@@ -16,7 +16,7 @@ from processors.errors import ConfigError
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AKHBAR_", extra="ignore", env_file=None)
+    model_config = SettingsConfigDict(env_prefix="AKHBAR_", extra="ignore", env_file=None, env_ignore_empty=True)
 
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset = start the embedded Tansu broker"

@@ -45,7 +45,10 @@ def write_feeds(path: Path, site: LocalSite) -> Path:
 
 def search(env: dict[str, str], query: str) -> list[dict]:
     out = subprocess.run([*AKHBAR, "search", query, "--json", "--limit", "50"], env=env, capture_output=True,
-                         text=True, timeout=60, check=True)  # fmt: skip
+                         text=True, timeout=60)  # fmt: skip
+    if out.returncode == 2 and "no search store" in out.stderr:
+        return []  # nothing indexed yet
+    assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)["hits"]
 
 

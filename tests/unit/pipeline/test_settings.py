@@ -28,3 +28,10 @@ def test_bad_value_names_the_variable(monkeypatch):
     monkeypatch.setenv("AKHBAR_TOPIC_PARTITIONS", "many")
     with pytest.raises(ConfigError, match="AKHBAR_TOPIC_PARTITIONS"):
         load_settings()
+
+
+def test_empty_variables_mean_unset(monkeypatch):
+    monkeypatch.setenv("AKHBAR_METRICS_PORT", "")
+    monkeypatch.setenv("AKHBAR_KAFKA_BOOTSTRAP", "")
+    settings = load_settings()
+    assert settings.metrics_port is None and settings.embedded_broker

@@ -1,0 +1,164 @@
+"""Pipeline benchmark (issue 8): (a) processors alone, (b) the full pipeline through the embedded broker into
+the embedded store, (c) a no-op Faust agent on the same broker (the ceiling), (b)/(c), and the latency from
+publish to searchable at a fixed offered load.
+
+Each measurement gets a fresh embedded broker and data directory, the worker is warmed up (one article through
+every stage) before the clock starts, and throughput is reported as the median of several runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+
+from benchmarks.corpus import build
+from benchmarks.noop_app import NOOP_TOPIC
+from pipeline.broker import EmbeddedBroker
+from pipeline.settings import Settings
+from pipeline.topics import TopicSpec, ensure_topics, topic_specs
+from processors.chain import ArticleChain
+from processors.records import TOPIC_RAW, RawArticle, utcnow
+
+OFFERED_RATE = 100.0  # articles/s for the latency run
+
+
+def processors_alone(corpus: list[RawArticle]) -> float:
+    chain = ArticleChain()
+    chain.process(corpus[0])  # warm caches outside the clock
+    started = time.perf_counter()
+    for raw in corpus[1:]:
+        try:
+            chain.process(raw)
+        except Exception:  # noqa: BLE001 (a drop still costs what it costs; the rate is what we measure)
+            pass
+    return (len(corpus) - 1) / (time.perf_counter() - started)
+
+
+def accounted(counts: dict[str, int]) -> int:
+    """Articles that finished: indexed (incl. folded duplicates), dropped, or dead-lettered before the sink."""
+    done = counts.get("index.out", 0) + counts.get("noop.in", 0)
+    return done + sum(n for k, n in counts.items() if ".dropped." in k or k.endswith(".dead_letter"))
+
+
+def snapshot(stats_dir: Path, process: str) -> dict[str, Any]:
+    try:
+        return json.loads((stats_dir / f"{process}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"counts": {}, "gauges": {}, "samples": {}}
+
+
+class Run:
+    """One fresh broker + data dir + a child process (the worker or the no-op app)."""
+
+    def __init__(self, module: list[str], process: str) -> None:
+        self.module, self.process = module, process
+        self.tmp = tempfile.TemporaryDirectory(prefix="akhbar-bench-")
+        self.data = Path(self.tmp.name)
+        self.broker = EmbeddedBroker()
+        self.child: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Run:
+        self.broker.start()
+        settings = Settings(data_dir=self.data)
+        ensure_topics(self.broker.bootstrap, [*topic_specs(settings), TopicSpec(NOOP_TOPIC, 1, 3_600_000)])
+        env = {**os.environ, "AKHBAR_KAFKA_BOOTSTRAP": self.broker.bootstrap, "AKHBAR_DATA_DIR": str(self.data),
+               "AKHBAR_LOG_LEVEL": "WARNING", "AKHBAR_ARCHIVE_RAW": "false"}  # fmt: skip
+        log = open(self.data / "child.log", "wb")  # noqa: SIM115
+        self.child = subprocess.Popen([sys.executable, "-m", *self.module], env=env, stdout=log, stderr=log)
+        self.producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap, acks="all", linger_ms=5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.producer.close(timeout=5)
+        if self.child is not None:
+            self.child.terminate()
+            try:
+                self.child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+        self.broker.stop()
+        self.tmp.cleanup()
+
+    def counts(self) -> dict[str, Any]:
+        return snapshot(self.data / "stats", self.process)
+
+    def wait_accounted(self, expected: int, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = self.counts()
+            if accounted(snap["counts"]) >= expected:
+                return snap
+            if self.child is not None and self.child.poll() is not None:
+                raise RuntimeError(f"{self.process} exited: {(self.data / 'child.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.process}: {accounted(self.counts()['counts'])}/{expected} after {timeout}s")
+
+    def send(self, topic: str, raw: RawArticle) -> None:
+        self.producer.send(topic, key=raw.id.encode(), value=raw.to_json())
+
+
+def throughput(module: list[str], process: str, topic: str, corpus: list[RawArticle], last_gauge: str) -> float:
+    """Messages/s from the first send of a burst to the last message handled (the child's own clock)."""
+    with Run(module, process) as run:
+        run.send(topic, corpus[0])
+        run.producer.flush()
+        run.wait_accounted(1, timeout=120)  # warm: group joined, every stage has seen one article
+        started = time.time()
+        for raw in corpus[1:]:
+            run.send(topic, raw)
+        run.producer.flush()
+        snap = run.wait_accounted(len(corpus), timeout=600)
+        return (len(corpus) - 1) / (snap["gauges"][last_gauge] - started)
+
+
+def latency(corpus: list[RawArticle], rate: float) -> dict[str, float]:
+    """Publish at ``rate``/s (fetched_at = send time); the index agent's reservoir gives p50/p95 to searchable."""
+    with Run(["pipeline.cli", "worker"], "worker") as run:
+        run.send(TOPIC_RAW, corpus[0])
+        run.producer.flush()
+        run.wait_accounted(1, timeout=120)
+        started = time.monotonic()
+        for i, raw in enumerate(corpus[1:], start=1):
+            time.sleep(max(0.0, started + i / rate - time.monotonic()))
+            run.send(TOPIC_RAW, raw.model_copy(update={"fetched_at": utcnow()}))
+        run.producer.flush()
+        snap = run.wait_accounted(len(corpus), timeout=300)
+        return snap["samples"]["fetched_to_indexed_seconds"]
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    size, repeats, latency_n = (300, 1, 300) if quick else (2000, 3, 2000)
+    corpus = build(size)
+    a = statistics.median(processors_alone(corpus) for _ in range(repeats))
+    b = statistics.median(
+        throughput(["pipeline.cli", "worker"], "worker", TOPIC_RAW, build(size, seed=100 + r), "index.last_at")
+        for r in range(repeats)
+    )
+    c = statistics.median(
+        throughput(["benchmarks.noop_app"], "noop", NOOP_TOPIC, corpus, "noop.last_at") for _ in range(repeats)
+    )
+    lat = latency(build(latency_n, seed=999), OFFERED_RATE)
+    row = {"bench": "pipeline"}
+    return [
+        {**row, "metric": "(a) processors alone, 1 core", "value": a, "unit": "articles/s", "target": ">= 500"},
+        {**row, "metric": "(b) full pipeline, embedded broker + store", "value": b, "unit": "articles/s"},
+        {**row, "metric": "(c) no-op Faust agent (ceiling)", "value": c, "unit": "msg/s"},
+        {**row, "metric": "(b)/(c)", "value": b / c, "unit": "ratio", "target": ">= 0.25"},
+        {**row, "metric": f"publish→searchable p50 @ {OFFERED_RATE:.0f}/s", "value": lat["p50"], "unit": "s"},
+        {
+            **row,
+            "metric": f"publish→searchable p95 @ {OFFERED_RATE:.0f}/s",
+            "value": lat["p95"],
+            "unit": "s",
+            "target": "<= 2",
+        },  # fmt: skip
+    ]
