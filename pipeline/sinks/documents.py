@@ -6,8 +6,11 @@ coordinates as ``location`` objects; strings are cut below Lucene's 32,766-byte 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic_core import to_json
 
 from processors.normalize import normalize_arabic
 from processors.records import EnrichedArticle, ReportedBy
@@ -15,6 +18,7 @@ from processors.records import EnrichedArticle, ReportedBy
 MAX_TEXT_CHARS = 200_000  # body text kept in the index (beyond this, ``truncated`` is set)
 MAX_KEYWORD_CHARS = 1024  # a keyword value: ≤ 4 KB in UTF-8, far under Lucene's 32,766-byte term limit
 MAX_URL_CHARS = 8191  # 8191 × 4 bytes < 32,766
+_VOLATILE = ("reported_by", "reported_count", "outlet_count", "indexed_at", "content_hash")
 
 
 def is_duplicate(article: EnrichedArticle) -> bool:
@@ -127,6 +131,12 @@ def to_document(article: EnrichedArticle, indexed_at: datetime | None = None) ->
         "events": [e.model_dump(mode="json") for e in article.events],
         "dates": [d.model_dump(mode="json") for d in article.dates],
     }
+
+
+def content_hash(document: dict[str, Any]) -> str:
+    """sha256 of what an article says (not who else reported it, nor when it was indexed)."""
+    stable = {k: v for k, v in document.items() if k not in _VOLATILE}
+    return hashlib.sha256(to_json(stable)).hexdigest()
 
 
 def with_reported(document: dict[str, Any], reported: list[dict[str, Any]]) -> dict[str, Any]:

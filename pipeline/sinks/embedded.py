@@ -9,7 +9,6 @@ filters match; ``docs.tag_ids`` the packed tag ids of each document, which the s
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 from array import array
@@ -21,6 +20,7 @@ from pydantic_core import to_json
 
 from pipeline.sinks.base import Rejection
 from pipeline.sinks.documents import (
+    content_hash,
     is_duplicate,
     merge_reported,
     reported_entry,
@@ -52,7 +52,6 @@ CREATE TABLE IF NOT EXISTS doc_tags(tag INTEGER NOT NULL, doc INTEGER NOT NULL, 
   WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 0');
 """
-_VOLATILE = ("reported_by", "reported_count", "outlet_count", "indexed_at")
 _ITEM_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError)
 
 
@@ -73,11 +72,6 @@ def document_tags(doc: dict[str, Any]) -> list[tuple[str, str]]:
     tags += [("organization", name) for name in doc["organizations"]]
     tags += [("event_type", name) for name in doc["event_types"]]
     return tags
-
-
-def _content_hash(doc: dict[str, Any]) -> str:
-    stable = {k: v for k, v in doc.items() if k not in _VOLATILE}
-    return hashlib.sha256(to_json(stable)).hexdigest()
 
 
 def _timestamp(iso: str | None) -> int | None:
@@ -190,12 +184,12 @@ class EmbeddedStore:
         orphan_entries = [entry for _, orphan in orphans for entry in _as_reported(orphan)]
         merged = merge_reported(stored_reported, doc["reported_by"] + orphan_entries, article.id)
         doc = with_reported(doc, merged)
-        content_hash = _content_hash(doc)
-        if existing and existing[2] == content_hash:
+        digest = content_hash(doc)
+        if existing and existing[2] == digest:
             if merged != stored_reported:
                 self._add_reported((existing[0], json.loads(existing[1])), merged)
         else:
-            self._upsert(doc, content_hash, existing[0] if existing else None)
+            self._upsert(doc, digest, existing[0] if existing else None)
         for orphan_rowid, _ in orphans:
             self._delete_rowid(orphan_rowid)
 
