@@ -111,6 +111,7 @@ class Place(_Record):
     lon: float | None = None
     geonames_id: int | None = None
     kind: str | None = Field(default=None, description="country | admin1 | city | site")
+    mentions: list[str] = Field(default_factory=list, description="normalised surface forms that named it")
 
 
 class Event(_Record):

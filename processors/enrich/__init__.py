@@ -92,7 +92,9 @@ class Enricher:
             )
             entry = chosen.get(span.place_key) if span.place_key else None
             if entry is not None:
-                places.setdefault(_place_id(entry), self._resolver.to_record(entry))
+                place = places.setdefault(_place_id(entry), self._resolver.to_record(entry))
+                if normalized not in place.mentions:
+                    place.mentions.append(normalized)
         enriched.places = list(places.values())
 
     def _add_events(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
