@@ -49,9 +49,17 @@ _SENTENCE_END = re.compile(r"[.!؟?…]\s*$")
 _TOKEN = re.compile(r"[\w@]+|[:|/·•-]")
 
 
-def _is_social_line(key: str) -> bool:
-    words = [t for t in _TOKEN.findall(key) if t not in ":|/·•-"]
-    return bool(words) and len(words) <= 12 and all(w in _SOCIAL_WORDS for w in words)
+_MARKER_PREFIX = 40  # every marker phrase fits in this many characters
+_MAX_HEADING = 40
+_MAX_SOCIAL_WORDS = 12
+_MAX_SOCIAL_CHARS = 160
+
+
+def _is_social_line(line: str) -> bool:
+    if len(line) > _MAX_SOCIAL_CHARS or line.count(" ") > _MAX_SOCIAL_WORDS + 4:  # most lines are sentences
+        return False
+    words = [t for t in _TOKEN.findall(normalize_arabic(line)) if t not in ":|/·•-"]
+    return bool(words) and len(words) <= _MAX_SOCIAL_WORDS and all(w in _SOCIAL_WORDS for w in words)
 
 
 def is_boilerplate_line(line: str) -> bool:
@@ -59,14 +67,16 @@ def is_boilerplate_line(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return False
-    key = normalize_arabic(stripped).lstrip("-–—•*>|·:« ")
-    if len(stripped) <= _MAX_MARKER_LINE and key.startswith(_LEAD_MARKERS):
-        return True
-    return _is_social_line(key)
+    if len(stripped) <= _MAX_MARKER_LINE:
+        # Normalising is per character, so the head of the line is enough to test the markers.
+        head = normalize_arabic(stripped[:_MARKER_PREFIX]).lstrip("-–—•*>|·:« ")
+        if head.startswith(_LEAD_MARKERS):
+            return True
+    return _is_social_line(stripped)
 
 
 def _is_block_heading(line: str) -> bool:
-    return normalize_arabic(line).strip(" :-–—•|") in _BLOCK_HEADINGS
+    return len(line) <= _MAX_HEADING and normalize_arabic(line).strip(" :-–—•|") in _BLOCK_HEADINGS
 
 
 def _looks_like_headline(line: str) -> bool:

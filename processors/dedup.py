@@ -111,13 +111,14 @@ class Deduplicator:
             return _decision(seen)
         moment = article.fetched_at.timestamp()
         signature, size = self.signer.signature(article.text)
+        bands = self._band_keys(signature)
         exact = self._exact_match(article, moment)
         if exact is not None:
             info, root = exact, exact.duplicate_of or article.id
         else:
-            match = self._best_match(article.id, signature, size, moment)
+            match = self._best_match(article.id, bands, signature, size, moment)
             info, root = self._judge(article.id, match)
-        self._remember(article, info, root, signature, size, moment)
+        self._remember(article, info, root, (signature, size, bands), moment)
         return info
 
     def reported_by(self, root_id: str) -> list[ReportedBy]:
@@ -152,9 +153,11 @@ class Deduplicator:
             status="duplicate", duplicate_of=root, similarity=1.0, cluster_id=entry.get("cluster_id", root)
         )
 
-    def _best_match(self, article_id: str, signature: np.ndarray, size: int, moment: float) -> _Match | None:
+    def _best_match(
+        self, article_id: str, bands: list[str], signature: np.ndarray, size: int, moment: float
+    ) -> _Match | None:
         matches: list[_Match] = []
-        for candidate_id in self._candidates(article_id, signature, moment):
+        for candidate_id in self._candidates(article_id, bands, moment):
             entry = self.store.get(f"a:{candidate_id}")
             if entry is None or abs(moment - entry["t"]) > self._window:
                 continue
@@ -163,9 +166,9 @@ class Deduplicator:
         # Highest Jaccard, then containment; the smaller id breaks ties, so every worker picks the same one.
         return min(matches, key=lambda m: (-m.jaccard, -m.containment, m.id), default=None)
 
-    def _candidates(self, article_id: str, signature: np.ndarray, moment: float) -> list[str]:
+    def _candidates(self, article_id: str, bands: list[str], moment: float) -> list[str]:
         hits: Counter[str] = Counter()
-        for key in self._band_keys(signature):
+        for key in bands:
             for candidate_id, when in self.store.get(key, ()):
                 if candidate_id != article_id and abs(moment - when) <= self._window:
                     hits[candidate_id] += 1
@@ -192,15 +195,17 @@ class Deduplicator:
         return DedupInfo(status="unique", cluster_id=article_id), article_id
 
     def _remember(
-        self, article: Article, info: DedupInfo, root: str, signature: np.ndarray, size: int, moment: float
+        self, article: Article, info: DedupInfo, root: str, sketch: tuple[np.ndarray, int, list[str]], moment: float
     ) -> None:
+        signature, size, bands = sketch
         entry = info.model_dump(mode="json") | {"root": root, "t": moment, "n": size}
         if info.status != "duplicate":  # an exact copy adds nothing its original's signature does not hold
             entry["sig"] = signature.tolist()
-            for key in self._band_keys(signature):
-                bucket = [item for item in self.store.get(key, ()) if item[0] != article.id]
-                bucket.append([article.id, moment])
-                self.store[key] = bucket[-self.config.max_bucket :]
+            newest = self.config.max_bucket - 1
+            for key in bands:
+                # check() returns early for a known id, so the id cannot already be in its buckets.
+                old = self.store.get(key)
+                self.store[key] = [*old[-newest:], [article.id, moment]] if old else [[article.id, moment]]
         self.store[f"a:{article.id}"] = entry
         if self.store.get(f"h:{article.text_hash}") is None:
             self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}

@@ -179,8 +179,8 @@ def _html_fallback(raw: RawArticle, config: ExtractConfig, warnings: list[str]) 
     return fallback_text(tree) if tree is not None else ""
 
 
-def _bound_text(body: str, config: ExtractConfig, warnings: list[str]) -> tuple[str, bool]:
-    text = clean_text(body)
+def _bound_text(text: str, config: ExtractConfig, warnings: list[str]) -> tuple[str, bool]:
+    """Boilerplate removed, overlong runs dropped, length bounded (``text`` is already `clean_text`)."""
     text, removed = remove_boilerplate(text)
     if removed:
         warnings.append(f"boilerplate_lines_removed:{removed}")
@@ -199,9 +199,8 @@ def clean_chars(value: str) -> str:
 
 def clean_text(value: str) -> str:
     """Display text: control characters removed, spaces folded within lines, one paragraph per line."""
-    value = clean_chars(value).replace("\u2028", "\n").replace("\u2029", "\n")
-    lines = (_INLINE_SPACE.sub(" ", line).strip() for line in value.split("\n"))
-    return "\n".join(line for line in lines if line)
+    value = _INLINE_SPACE.sub(" ", clean_chars(value).replace("\u2028", "\n").replace("\u2029", "\n"))
+    return "\n".join(stripped for line in value.split("\n") if (stripped := line.strip()))
 
 
 def strip_markup(value: str) -> str:

@@ -31,7 +31,7 @@ class LanguageGuess:
 class LanguageDetector:
     """py3langid with normalised probabilities, loaded on first use (thread-safe)."""
 
-    def __init__(self, sample_chars: int = 700) -> None:
+    def __init__(self, sample_chars: int = 400) -> None:
         self.sample_chars = sample_chars
         self._identifier: Any = None
         self._lock = threading.Lock()
