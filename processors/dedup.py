@@ -116,7 +116,8 @@ class Deduplicator:
         if exact is not None:
             info, root = exact, exact.duplicate_of or article.id
         else:
-            match = self._best_match(article.id, bands, signature, size, moment)
+            # A text without a single word has an empty signature, equal to every other empty one: never compare.
+            match = self._best_match(article.id, bands, signature, size, moment) if size else None
             info, root = self._judge(article.id, match)
         self._remember(article, info, root, (signature, size, bands), moment)
         return info
@@ -199,7 +200,7 @@ class Deduplicator:
     ) -> None:
         signature, size, bands = sketch
         entry = info.model_dump(mode="json") | {"root": root, "t": moment, "n": size}
-        if info.status != "duplicate":  # an exact copy adds nothing its original's signature does not hold
+        if info.status != "duplicate" and size:  # an exact copy adds nothing its original's signature holds
             entry["sig"] = signature.tolist()
             newest = self.config.max_bucket - 1
             for key in bands:

@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from processors.dedup import DedupConfig, Deduplicator
 from processors.extract import text_hash
@@ -183,3 +185,53 @@ def test_random_light_edits_are_found(devset: dict[str, dict]) -> None:
         info = dedup.check(edited)
         found += info.status == "near_duplicate" and info.duplicate_of == item_id
     assert found == len(originals)
+
+
+def test_texts_without_words_are_never_near_duplicates() -> None:
+    dedup = Deduplicator(StrictStore())
+    first = to_article({"id": "p1", "title": "t", "text": "!!! ... ؟؟؟ " * 10}, 0)
+    second = to_article({"id": "p2", "title": "t", "text": "*** --- ### " * 10}, 1)
+    assert dedup.check(first).status == "unique"
+    assert dedup.check(second).status == "unique"
+
+
+_POOL = [
+    "قال مسؤول في وزارة الصحة إن حصيلة الضحايا ارتفعت إلى عشرين قتيلاً في القصف الذي استهدف السوق.",
+    "أعلنت الحكومة اللبنانية خطة جديدة لإصلاح قطاع الكهرباء بالتعاون مع البنك الدولي.",
+    "وصلت قافلة مساعدات إلى مدينة الفاشر بعد أسابيع من الانتظار على الطريق.",
+    "ارتفع سعر صرف الدولار في السوق الموازية في دمشق إلى مستوى قياسي جديد.",
+    "غرق قارب يقل مهاجرين قبالة سواحل صفاقس وانتشال جثث عدد منهم.",
+    "فازت الفرق المغربية ببطولة الأندية العربية بعد مباراة نهائية مثيرة في الرباط.",
+]
+
+
+@st.composite
+def article_streams(draw: st.DrawFn) -> list[Article]:
+    items = []
+    for position in range(draw(st.integers(min_value=1, max_value=12))):
+        sentences = draw(st.lists(st.sampled_from(_POOL), min_size=1, max_size=5))
+        text = "\n".join(sentences)
+        if draw(st.booleans()):
+            text = draw(st.sampled_from(["بيروت - (أ ف ب): ", "", "عاجل: "])) + text
+        item_id = draw(st.sampled_from([f"id{n}" for n in range(8)]))
+        items.append(to_article({"id": item_id, "title": "t", "text": text}, position))
+    return items
+
+
+@settings(max_examples=60, deadline=None)
+@given(article_streams())
+def test_property_decisions_are_stable_and_point_at_unique_roots(stream: list[Article]) -> None:
+    store = StrictStore()
+    dedup = Deduplicator(store)
+    decisions: dict[str, Any] = {}
+    for item in stream:
+        info = dedup.check(item)
+        decisions.setdefault(item.id, info)
+        assert info == decisions[item.id]  # the first decision, whatever the text under that id later
+        if info.status != "unique":
+            assert info.duplicate_of in decisions and info.duplicate_of != item.id
+            assert decisions[info.duplicate_of].status == "unique"
+            assert info.similarity is not None and 0.0 < info.similarity <= 1.0
+        assert info.cluster_id in decisions
+    store.scanning_allowed = True
+    json.dumps(store)
