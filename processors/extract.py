@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 from processors.boilerplate import remove_boilerplate
 from processors.errors import Dropped, PermanentError
-from processors.language import LanguageDetector, default_detector
+from processors.language import LanguageDetector, LanguageGuess, default_detector
 from processors.limits import bound_title, bound_url, break_long_runs, truncate_text, truncate_utf8
 from processors.normalize import normalize_arabic
 from processors.pagemeta import PageMeta, fallback_text, read_page_meta
@@ -70,22 +70,13 @@ def extract_article(
 
 
 def _extract(raw: RawArticle, config: ExtractConfig, now: datetime, detector: LanguageDetector) -> Article:
-    if not _ID.fullmatch(raw.id or ""):
-        raise PermanentError("bad_id: not a sha256 hex digest", stage=STAGE)
-    if bound_url(raw.url, 8192) is None:
-        raise PermanentError("bad_url: not an absolute http(s) URL under 8192 characters", stage=STAGE)
+    _check_identity(raw)
     warnings: list[str] = []
     page, page_text = _read_html(raw, config, warnings)
     body, method = _choose_text(raw, page_text, config, warnings)
     title = _title(raw, page)
     text, truncated = _bound_text(_drop_title_line(clean_text(body), title), config, warnings)
-    if not text:
-        raise Dropped("empty", stage=STAGE)
-    if len(text) < config.min_text_chars:
-        raise Dropped("too_short", stage=STAGE)
-    guess = detector.detect(text)
-    if not guess.is_arabic and not config.keep_non_arabic:
-        raise Dropped("not_arabic", stage=STAGE)
+    guess = _identify_language(text, config, detector)
     published_at, date_method = choose_published_at(page, raw, now, config, warnings)
     return Article(
         id=raw.id,
@@ -108,6 +99,25 @@ def _extract(raw: RawArticle, config: ExtractConfig, now: datetime, detector: La
         truncated=truncated,
         warnings=warnings,
     )
+
+
+def _check_identity(raw: RawArticle) -> None:
+    if not _ID.fullmatch(raw.id or ""):
+        raise PermanentError("bad_id: not a sha256 hex digest", stage=STAGE)
+    if bound_url(raw.url, 8192) is None:
+        raise PermanentError("bad_url: not an absolute http(s) URL under 8192 characters", stage=STAGE)
+
+
+def _identify_language(text: str, config: ExtractConfig, detector: LanguageDetector) -> LanguageGuess:
+    """The language of ``text``, after the expected drops: empty, too short, not Arabic (unless kept)."""
+    if not text:
+        raise Dropped("empty", stage=STAGE)
+    if len(text) < config.min_text_chars:
+        raise Dropped("too_short", stage=STAGE)
+    guess = detector.detect(text)
+    if not guess.is_arabic and not config.keep_non_arabic:
+        raise Dropped("not_arabic", stage=STAGE)
+    return guess
 
 
 def text_hash(text: str) -> str:
