@@ -208,7 +208,7 @@ def print_report(report: dict[str, Any], show_errors: bool) -> None:
     if show_errors:
         for error in report["errors"]:
             if error.get("missed") or error.get("spurious") or "missed" not in error:
-                console.print(json.dumps(error, ensure_ascii=False))
+                print(json.dumps(error, ensure_ascii=False))
 
 
 def main(argv: list[str] | None = None) -> int:

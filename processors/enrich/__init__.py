@@ -12,8 +12,9 @@ from pathlib import Path
 
 from processors.enrich.casualties import CasualtyExtractor
 from processors.enrich.config import load_gazetteer_config
+from processors.enrich.cues import EntitySpan
 from processors.enrich.dates import DateExtractor
-from processors.enrich.entities import EntityFinder, EntitySpan
+from processors.enrich.entities import EntityFinder
 from processors.enrich.events import EventExtractor
 from processors.enrich.gazetteer import PlaceEntry, PlaceGazetteer
 from processors.enrich.places import PlaceResolver

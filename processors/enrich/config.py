@@ -26,6 +26,7 @@ class CuratedPlace(_Strict):
     kind: str = "city"
     admin1: str | None = None
     geonames_id: int | None = None
+    cue_only: bool = False
 
 
 class PlacesConfig(_Strict):
@@ -34,6 +35,7 @@ class PlacesConfig(_Strict):
     region_countries: list[str] = Field(default_factory=list)
     not_places: list[str] = Field(default_factory=list)
     demonyms: dict[str, list[str]] = Field(default_factory=dict)
+    genitive_nouns: list[str] = Field(default_factory=list)
 
 
 class EntitiesConfig(_Strict):
@@ -45,6 +47,11 @@ class EntitiesConfig(_Strict):
     org_heads: list[str]
     org_modifier_stop: list[str] = Field(default_factory=list)
     known_orgs: list[str] = Field(default_factory=list)
+    generic_heads: list[str] = Field(default_factory=list)
+    org_qualifiers: list[str] = Field(default_factory=list)
+    org_compound_heads: list[str] = Field(default_factory=list)
+    org_genitives: list[str] = Field(default_factory=list)
+    loc_strong_cues: list[str] = Field(default_factory=list)
     loc_settlement_cues: list[str] = Field(default_factory=list)
     loc_facility_cues: list[str] = Field(default_factory=list)
     loc_compound_first: list[str] = Field(default_factory=list)
@@ -67,6 +74,10 @@ class CasualtiesConfig(_Strict):
     injured_before: list[str]
     killed_after: list[str]
     injured_after: list[str]
+    killed_tolls: list[str] = Field(default_factory=list)
+    injured_tolls: list[str] = Field(default_factory=list)
+    killed_if_people: list[str] = Field(default_factory=list)
+    people_plurals: list[str] = Field(default_factory=list)
     killed_dual: list[str] = Field(default_factory=list)
     injured_dual: list[str] = Field(default_factory=list)
     killed_verbs_after: list[str] = Field(default_factory=list)

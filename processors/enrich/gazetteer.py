@@ -102,20 +102,26 @@ class PlaceGazetteer:
 
     def __init__(self, config: PlacesConfig) -> None:
         self.candidates: dict[str, list[PlaceEntry]] = {}
+        self.cue_only: dict[str, list[PlaceEntry]] = {}  # common words: places only after a settlement cue
+        self.curated_keys: set[str] = set()
         self._blocked = {normalize_arabic(word) for word in config.not_places}
         self._region = set(config.region_countries)
         self.demonyms = config.demonyms
+        self.genitive_nouns = {normalize_arabic(word) for word in config.genitive_nouns}
         self._add_curated(config)
         self._add_countries(config)
         self._add_subdivisions()
         self._add_cities()
 
-    def _add(self, name: str, entry: PlaceEntry, blockable: bool = True) -> None:
+    def _add(self, name: str, entry: PlaceEntry, blockable: bool = True, cue_only: bool = False) -> None:
         key = normalize_arabic(name)
         bare = key[2:] if key.startswith("ال") else key
-        if len(bare.replace(" ", "")) < 3 or (blockable and key in self._blocked):
+        if len(bare.replace(" ", "")) < 3:
             return
-        bucket = self.candidates.setdefault(key, [])
+        if entry.curated and not cue_only:
+            self.curated_keys.add(key)
+        target = self.cue_only if cue_only or (blockable and key in self._blocked) else self.candidates
+        bucket = target.setdefault(key, [])
         if all(not self._same(entry, known) for known in bucket):
             bucket.append(entry)
 
@@ -140,7 +146,7 @@ class PlaceGazetteer:
                 True,
             )
             for name in place.ar:
-                self._add(name, entry, blockable=False)
+                self._add(name, entry, blockable=False, cue_only=place.cue_only)
 
     def _add_countries(self, config: PlacesConfig) -> None:
         names, countries = _packaged_countries()

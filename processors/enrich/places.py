@@ -20,7 +20,7 @@ class PlaceResolver:
         self._gazetteer = gazetteer
 
     def candidates(self, key: str) -> list[PlaceEntry]:
-        return self._gazetteer.candidates.get(key, [])
+        return self._gazetteer.candidates.get(key) or self._gazetteer.cue_only.get(key, [])
 
     def resolve_all(
         self,
