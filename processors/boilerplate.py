@@ -43,6 +43,8 @@ _SOCIAL_WORDS = frozenset(
         "instagram", "youtube", "linkedin", "tiktok", "email", "print", "copy", "link", "share",
     }
 )  # fmt: skip
+_PUNCTUATION = "-–—•*>|·:«/ "
+_MARKER_FIRST = frozenset(m[0] for m in _LEAD_MARKERS) | frozenset(_PUNCTUATION)
 _MAX_MARKER_LINE = 220  # a marker line is a link or a call, not a paragraph
 _MAX_BLOCK_LINE = 160  # headline-like lines inside a related block
 _SENTENCE_END = re.compile(r"[.!؟?…]\s*$")
@@ -58,6 +60,9 @@ _MAX_SOCIAL_CHARS = 160
 def _is_social_line(line: str) -> bool:
     if len(line) > _MAX_SOCIAL_CHARS or line.count(" ") > _MAX_SOCIAL_WORDS + 4:  # most lines are sentences
         return False
+    first = normalize_arabic(line.split(None, 1)[0]).strip(_PUNCTUATION)
+    if first and first not in _SOCIAL_WORDS:  # a share line is share words only: its first word tells
+        return False
     words = [t for t in _TOKEN.findall(normalize_arabic(line)) if t not in ":|/·•-"]
     return bool(words) and len(words) <= _MAX_SOCIAL_WORDS and all(w in _SOCIAL_WORDS for w in words)
 
@@ -67,9 +72,9 @@ def is_boilerplate_line(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return False
-    if len(stripped) <= _MAX_MARKER_LINE:
+    if len(stripped) <= _MAX_MARKER_LINE and normalize_arabic(stripped[:2])[:1] in _MARKER_FIRST:
         # Normalising is per character, so the head of the line is enough to test the markers.
-        head = normalize_arabic(stripped[:_MARKER_PREFIX]).lstrip("-–—•*>|·:« ")
+        head = normalize_arabic(stripped[:_MARKER_PREFIX]).lstrip(_PUNCTUATION)
         if head.startswith(_LEAD_MARKERS):
             return True
     return _is_social_line(stripped)
