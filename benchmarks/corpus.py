@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from processors.records import RawArticle
+from processors.urls import article_id
 
 ROOT = Path(__file__).parents[1]
 SOURCES = [ROOT / "tests/fixtures/dedup/articles.jsonl", ROOT / "tests/fixtures/e2e"]
@@ -44,8 +45,9 @@ def build(count: int, target_bytes: int = 3000, seed: int = 7) -> list[RawArticl
         while len(" ".join(chosen).encode()) < target_bytes:
             chosen.append(rng.choice(pool))
         text = "\n".join(chosen)
+        url = f"https://bench.example/{seed}/{i}"
         articles.append(RawArticle(
-            id=f"bench-{seed}-{i:07d}", url=f"https://bench.example/{seed}/{i}", source=f"bench{i % 20}",
+            id=article_id(url), url=url, source=f"bench{i % 20}",
             source_country="SY", title=chosen[0][:90], text=text, published_at=now - timedelta(minutes=i % 600),
         ))  # fmt: skip
     return articles

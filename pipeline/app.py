@@ -43,6 +43,10 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=True,
         producer_acks=-1,
+        # Tansu's cost is per request: batch the sends (and the table changelogs) instead of one per message.
+        producer_linger_ms=5,
+        producer_max_batch_size=512 * 1024,
+        producer_max_request_size=4 * 1024 * 1024,
         worker_redirect_stdouts=False,
         autodiscover=False,
         **web,
