@@ -35,9 +35,9 @@ class EventExtractor:
         """Trigger mentions in one field key (weak ones are settled per article by ``settle``)."""
         found = []
         for match in self._index.find(key):
-            previous = _previous_word(key, match.start)
+            previous = _previous_words(key, match.start, 3)
             for name, weak in dict.fromkeys(match.values):
-                if previous not in self._not_after[name]:
+                if not previous & self._not_after[name]:
                     found.append(EventSpan(name, match.start, match.end, weak))
         return found
 
@@ -47,8 +47,7 @@ class EventExtractor:
         return [s for s in spans if not s.weak or not (self._yields_to[s.type] & strong)]
 
 
-def _previous_word(key: str, start: int) -> str:
-    end = word_start(key, start)
-    while end > 0 and not key[end - 1].isalnum():
-        end -= 1
-    return strip_clitics(key[word_start(key, end) : end]) if end else ""
+def _previous_words(key: str, start: int, count: int) -> set[str]:
+    """The ``count`` words before ``start``, with and without their proclitics."""
+    words = key[max(0, word_start(key, start) - 60) : word_start(key, start)].split()[-count:]
+    return {w for word in words for w in (word, strip_clitics(word))}
