@@ -206,6 +206,11 @@ def test_hot_reload_adds_changes_and_disables_sources(feed_server: FeedServer, t
         write_feeds(feeds, [rss_source(feed_server, "a", "/a.xml"), rss_source(feed_server, "b", "/b.xml")])
         await asyncio.sleep(0.8)
         assert set(service.running) == {"a", "b"}
+        before = service.running["a"]
+        changed = rss_source(feed_server, "a", "/a.xml", interval=2)
+        write_feeds(feeds, [changed, rss_source(feed_server, "b", "/b.xml")])
+        await asyncio.sleep(0.8)
+        assert service.running["a"] != before and service.running["a"].interval == 2, "changed source restarted"
         feeds.write_text("sources: [{id: a, type: rss}]\n", encoding="utf-8")  # invalid: keeps running
         await asyncio.sleep(0.5)
         assert set(service.running) == {"a", "b"}
