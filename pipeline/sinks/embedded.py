@@ -1,9 +1,9 @@
 """Embedded store (index side): SQLite FTS5 in the data directory, the default sink without Elasticsearch.
 
-One file, WAL journal (readers search while the pipeline writes), one writer. ``docs`` holds the stored
-document (the same shape Elasticsearch stores); ``fts`` the normalised title and body (FTS5 tokenizes them;
-stemming happens at query time by expansion, see ``analysis``); ``tags``/``doc_tags`` the facet values that
-filters match; ``docs.tag_ids`` the packed tag ids of each document, which the searcher counts for facets.
+One file, WAL journal (readers search while the pipeline writes), one writer. ``bodies`` holds the stored
+document (the same shape Elasticsearch stores); ``docs`` its small per-document columns; ``fts`` the normalised
+title and body (FTS5 tokenizes them; stemming happens at query time by expansion, see ``analysis``);
+``tags``/``doc_tags`` the facet values that filters match; ``docs.tag_ids`` the packed tag ids of a document.
 """
 
 from __future__ import annotations
@@ -31,18 +31,18 @@ from processors.errors import TransientError
 from processors.normalize import normalize_arabic
 from processors.records import EnrichedArticle
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs(
-  rowid INTEGER PRIMARY KEY,
+  rowid INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: searchers cache per-rowid columns
   id TEXT NOT NULL UNIQUE,
   published_ts INTEGER,
   duplicate_of TEXT,
   content_hash TEXT NOT NULL,
-  tag_ids BLOB NOT NULL,
-  doc TEXT NOT NULL
+  tag_ids BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS bodies(rowid INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS docs_published ON docs(published_ts);
 CREATE INDEX IF NOT EXISTS docs_duplicate_of ON docs(duplicate_of) WHERE duplicate_of IS NOT NULL;
 CREATE TABLE IF NOT EXISTS tags(
@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS tags(
 CREATE TABLE IF NOT EXISTS doc_tags(tag INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(tag, doc))
   WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_terms USING fts5vocab(fts, 'row');
 """
 _ITEM_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError)
 
@@ -167,7 +168,9 @@ class EmbeddedStore:
         self._index(article, document)
 
     def _load(self, article_id: str) -> tuple[int, dict[str, Any]] | None:
-        row = self.conn.execute("SELECT rowid, doc FROM docs WHERE id = ?", (article_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT d.rowid, b.doc FROM docs d JOIN bodies b ON b.rowid = d.rowid WHERE d.id = ?", (article_id,)
+        ).fetchone()
         return (row[0], json.loads(row[1])) if row else None
 
     def _add_reported(self, original: tuple[int, dict[str, Any]], entries: list[dict[str, Any]]) -> None:
@@ -175,10 +178,13 @@ class EmbeddedStore:
         merged = merge_reported(doc.get("reported_by") or [], entries, doc["id"])
         if merged != doc.get("reported_by"):
             updated = to_json(with_reported(doc, merged)).decode()
-            self.conn.execute("UPDATE docs SET doc = ? WHERE rowid = ?", (updated, rowid))
+            self.conn.execute("UPDATE bodies SET doc = ? WHERE rowid = ?", (updated, rowid))
 
     def _index(self, article: EnrichedArticle, doc: dict[str, Any]) -> None:
-        existing = self.conn.execute("SELECT rowid, doc, content_hash FROM docs WHERE id = ?", (article.id,)).fetchone()
+        existing = self.conn.execute(
+            "SELECT d.rowid, b.doc, d.content_hash FROM docs d JOIN bodies b ON b.rowid = d.rowid WHERE d.id = ?",
+            (article.id,),
+        ).fetchone()
         stored_reported = json.loads(existing[1]).get("reported_by", []) if existing else []
         orphans = self._orphans(article.id)
         orphan_entries = [entry for _, orphan in orphans for entry in _as_reported(orphan)]
@@ -195,7 +201,10 @@ class EmbeddedStore:
 
     def _orphans(self, article_id: str) -> list[tuple[int, dict[str, Any]]]:
         """Duplicates indexed as their own documents because their original was not here yet."""
-        rows = self.conn.execute("SELECT rowid, doc FROM docs WHERE duplicate_of = ?", (article_id,))
+        rows = self.conn.execute(
+            "SELECT d.rowid, b.doc FROM docs d JOIN bodies b ON b.rowid = d.rowid WHERE d.duplicate_of = ?",
+            (article_id,),
+        )
         return [(rowid, json.loads(doc)) for rowid, doc in rows.fetchall()]
 
     def _upsert(self, doc: dict[str, Any], content_hash: str, rowid: int | None) -> None:
@@ -205,17 +214,17 @@ class EmbeddedStore:
         tag_ids = sorted(set(tag_ids))
         duplicate_of = doc["dedup"]["duplicate_of"] if doc["dedup"]["status"] != "unique" else None
         cursor = self.conn.execute(
-            "INSERT INTO docs(id, published_ts, duplicate_of, content_hash, tag_ids, doc) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO docs(id, published_ts, duplicate_of, content_hash, tag_ids) VALUES (?,?,?,?,?)",
             (
                 doc["id"],
                 _timestamp(doc["published_at"]),
                 duplicate_of,
                 content_hash,
                 array("i", tag_ids).tobytes(),
-                to_json(doc).decode(),
             ),
         )
         new_rowid = cursor.lastrowid
+        self.conn.execute("INSERT INTO bodies(rowid, doc) VALUES (?, ?)", (new_rowid, to_json(doc).decode()))
         self.conn.execute(
             "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
             (new_rowid, normalize_arabic(doc["title"]), normalize_arabic(doc["text"])),
@@ -231,6 +240,7 @@ class EmbeddedStore:
         self.conn.executemany("DELETE FROM doc_tags WHERE tag = ? AND doc = ?", [(t, rowid) for t in tags])
         self.conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
         self.conn.execute("DELETE FROM docs WHERE rowid = ?", (rowid,))
+        self.conn.execute("DELETE FROM bodies WHERE rowid = ?", (rowid,))
 
     def _tag_id(self, kind: str, value: str) -> int:
         key = normalize_arabic(value)

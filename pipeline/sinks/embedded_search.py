@@ -1,14 +1,19 @@
-"""Embedded store (search side): filters, FTS5 matching and ranking, facet counts, highlights.
+"""Embedded store (search side): FTS5 matching and ranking, filters, exact facet counts, highlights.
 
-Opens the store read-only (``query_only``); WAL lets it read while the pipeline writes. Facets are counted
-over every matching document (not a sample) from the packed tag ids, with numpy.
+Opens the store read-only (``query_only``); WAL lets it read while the pipeline writes. One FTS5 pass gives the
+matching rowids (and bm25 scores); dates, tag filters, facets and ordering are then numpy operations over an
+in-memory snapshot of the small per-document columns (published time, packed tag ids), refreshed when the file
+changes: rowids are never reused and a changed document gets a new rowid, so only new rows need reading.
+Facets are counted over every matching document, not a sample.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,8 @@ from processors.errors import ConfigError
 from processors.normalize import normalize_arabic
 
 TITLE_WEIGHT = 4.0
+NO_DATE = -(2**62)  # documents without a date sort last
+RANK_WINDOW = 5_000  # relevance ranks at most this many newest text matches (see _scores)
 
 
 class StoreNotFound(ConfigError):
@@ -33,65 +40,73 @@ class StoreNotFound(ConfigError):
 _PROCLITICS = ("", "ال", "و", "وال", "بال", "كال", "فال", "لل", "ب", "ل", "ف", "ك")
 
 
-def _fts_clause(clause: Clause) -> str:
+Expand = Callable[[str], Sequence[str]]
+
+
+def _fts_clause(clause: Clause, expand: Expand) -> str:
     """FTS5 text of one clause; words are normalised ``\\w`` runs, so a quoted string is always literal."""
     if clause.kind == "prefix":
         return "(" + " OR ".join(f'"{p}{clause.words[0]}"*' for p in _PROCLITICS) + ")"
     if clause.kind == "phrase":
         return '"' + " ".join(clause.words) + '"'
-    return "(" + " OR ".join(f'"{form}"' for form in variants(clause.stems[0])) + ")"
+    forms = expand(clause.stems[0]) or clause.words  # no indexed form: the word itself (matches nothing)
+    return "(" + " OR ".join(f'"{form}"' for form in forms) + ")"
 
 
-def match_expression(parsed: ParsedQuery) -> tuple[str | None, str | None]:
+def match_expression(parsed: ParsedQuery, expand: Expand = variants) -> tuple[str | None, str | None]:
     """(FTS5 expression of what must match, FTS5 expression of what must not) — either may be None."""
-    groups = ["(" + " OR ".join(_fts_clause(c) for c in group) + ")" for group in parsed.must]
+    groups = ["(" + " OR ".join(_fts_clause(c, expand) for c in group) + ")" for group in parsed.must]
     positive = " AND ".join(groups) or None
-    negative = " OR ".join(_fts_clause(c) for c in parsed.must_not) or None
+    negative = " OR ".join(_fts_clause(c, expand) for c in parsed.must_not) or None
     if positive and negative:
         return f"({positive}) NOT ({negative})", None
     return positive, negative
 
 
-class _Plan:
-    """The FROM/WHERE of one search, shared by the page query and the facet/total query."""
+class _Snapshot:
+    """Per-rowid columns of ``docs``: published time and tag ids (CSR), plus which rowids are live."""
 
-    def __init__(self, query: SearchQuery, parsed: ParsedQuery) -> None:
-        positive, negative = match_expression(parsed)
-        self.ranked = positive is not None
-        self.source = "fts JOIN docs d ON d.rowid = fts.rowid" if self.ranked else "docs d"
-        self.conditions: list[str] = []
-        self.params: list[Any] = []
-        if positive:
-            self._add("fts MATCH ?", positive)
-        if negative:
-            self._add("d.rowid NOT IN (SELECT rowid FROM fts WHERE fts MATCH ?)", negative)
-        if query.since:
-            self._add("d.published_ts >= ?", int(query.since.timestamp()))
-        if query.until:
-            self._add("d.published_ts < ?", int(query.until.timestamp()))
-        for facet, values in query.filters().items():
-            keys = sorted({normalize_arabic(v) for v in values if v.strip()})
-            if keys:
-                marks = ",".join("?" * len(keys))
-                self._add(
-                    "d.rowid IN (SELECT doc FROM doc_tags WHERE tag IN "
-                    f"(SELECT id FROM tags WHERE kind = ? AND key IN ({marks})))",
-                    facet,
-                    *keys,
-                )
+    def __init__(self) -> None:
+        self.version = -1
+        self.rowids = np.zeros(0, dtype=np.int64)  # every rowid ever seen, ascending
+        self.published = np.zeros(0, dtype=np.int64)
+        self.starts = np.zeros(0, dtype=np.int64)
+        self.lengths = np.zeros(0, dtype=np.int64)
+        self.tags = np.zeros(0, dtype=np.int32)
+        self.live = np.zeros(0, dtype=np.int64)  # rowids present now, ascending
 
-    def _add(self, condition: str, *params: Any) -> None:
-        self.conditions.append(condition)
-        self.params.extend(params)
+    def refresh(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self.version:
+            return
+        last = int(self.rowids[-1]) if self.rowids.size else 0
+        rows = conn.execute(
+            "SELECT rowid, coalesce(published_ts, ?), tag_ids FROM docs WHERE rowid > ? ORDER BY rowid", (NO_DATE, last)
+        ).fetchall()
+        if rows:
+            lengths = np.array([len(blob) // 4 for _, _, blob in rows], dtype=np.int64)
+            starts = self.tags.size + np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            self.rowids = np.concatenate((self.rowids, np.array([r[0] for r in rows], dtype=np.int64)))
+            self.published = np.concatenate((self.published, np.array([r[1] for r in rows], dtype=np.int64)))
+            self.starts = np.concatenate((self.starts, starts))
+            self.lengths = np.concatenate((self.lengths, lengths))
+            tags = np.frombuffer(b"".join(blob for _, _, blob in rows), dtype=np.int32)
+            self.tags = np.concatenate((self.tags, tags))
+        self.live = np.array([r for (r,) in conn.execute("SELECT rowid FROM docs ORDER BY rowid")], dtype=np.int64)
+        self.version = version
 
-    @property
-    def where(self) -> str:
-        return " AND ".join(self.conditions) or "1"
+    def positions(self, rowids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.rowids, rowids)
 
-    def order(self, sort: str) -> str:
-        if self.ranked and sort == "relevance":
-            return f"bm25(fts, {TITLE_WEIGHT}, 1.0), d.published_ts DESC"
-        return "d.published_ts DESC, d.rowid DESC"
+    def tag_ids_of(self, rowids: np.ndarray) -> np.ndarray:
+        """All tag ids of these documents, concatenated (the CSR gather)."""
+        where = self.positions(rowids)
+        starts, lengths = self.starts[where], self.lengths[where]
+        total = int(lengths.sum())
+        if not total:
+            return np.zeros(0, dtype=np.int32)
+        shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+        return self.tags[shift + np.arange(total)]
 
 
 class EmbeddedSearcher:
@@ -103,8 +118,13 @@ class EmbeddedSearcher:
         self.conn = connect(Path(path), readonly=True)
         self.analyzer = Analyzer()
         self._lock = threading.Lock()
+        self._snapshot = _Snapshot()
         self._tag_kind = np.zeros(0, dtype=np.int8)
         self._tag_value: dict[int, str] = {}
+        self._forms_cache: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._has_vocabulary = bool(
+            self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'fts_terms'").fetchone()
+        )
 
     def close(self) -> None:
         self.conn.close()
@@ -112,31 +132,129 @@ class EmbeddedSearcher:
     def search(self, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
         parsed = parse_query(query.text, self.analyzer)
-        plan = _Plan(query, parsed)
+        positive, negative = match_expression(parsed, self._indexed_forms)
         with self._lock:
-            rows = self.conn.execute(
-                f"SELECT d.doc, {'bm25(fts, ' + str(TITLE_WEIGHT) + ', 1.0)' if plan.ranked else 'NULL'} "
-                f"FROM {plan.source} WHERE {plan.where} ORDER BY {plan.order(query.sort)} LIMIT ? OFFSET ?",
-                [*plan.params, query.limit, query.offset],
-            ).fetchall()
-            total, facets = self._facets(plan, query.facet_size)
+            self.conn.execute("BEGIN")  # one read snapshot for every statement of this search
+            try:
+                self._snapshot.refresh(self.conn)
+                text_rowids = self._rowids_matching(positive) if positive else None
+                rowids = self._filter(text_rowids, negative, query)
+                facets = self._facets(rowids, query.facet_size)
+                scores = self._scores(positive, text_rowids) if positive and query.sort == "relevance" else {}
+                page = self._page(rowids, scores, query)
+                documents = self._documents(page)
+            finally:
+                self.conn.execute("COMMIT")
         hits = []
-        for doc_json, rank in rows:
-            doc = json.loads(doc_json)
-            hit = hit_from_document(doc, -rank if rank is not None else None)
+        for rowid in page:
+            doc = documents[int(rowid)]
+            score = scores.get(int(rowid))
+            hit = hit_from_document(doc, -score if score is not None else None)
             hit.title_highlight = highlight_title(doc.get("title") or "", parsed)
             hit.snippet = snippet(doc.get("text") or "", parsed)
             hits.append(hit)
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(backend="embedded", total=total, hits=hits, facets=facets, took_ms=took)
+        return SearchResult(backend="embedded", total=len(rowids), hits=hits, facets=facets, took_ms=took)
 
-    def _facets(self, plan: _Plan, size: int) -> tuple[int, dict[str, list[FacetValue]]]:
-        blobs = self.conn.execute(f"SELECT d.tag_ids FROM {plan.source} WHERE {plan.where}", plan.params)
-        chunks = [blob for (blob,) in blobs]
-        total = len(chunks)
-        if not total or not size:
-            return total, {}
-        ids = np.frombuffer(b"".join(chunks), dtype=np.int32)
+    def _rowids_matching(self, expression: str) -> np.ndarray:
+        """Ascending rowids matching an FTS5 expression (one C-side string, not a Python tuple per row)."""
+        joined = self.conn.execute("SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?", (expression,)).fetchone()[0]
+        rowids = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
+        return np.sort(rowids)
+
+    def _filter(self, text_rowids: np.ndarray | None, negative: str | None, query: SearchQuery) -> np.ndarray:
+        """The matching rowids (ascending): text matches (or every document), minus exclusions, filtered."""
+        rowids = self._snapshot.live if text_rowids is None else text_rowids
+        keep = np.ones(rowids.size, dtype=bool)
+        if negative is not None:
+            keep &= ~np.isin(rowids, self._rowids_matching(negative))
+        published = self._snapshot.published[self._snapshot.positions(rowids)]
+        if query.since:
+            keep &= published >= int(query.since.timestamp())
+        if query.until:
+            keep &= published < int(query.until.timestamp())
+        for facet, values in query.filters().items():
+            keys = sorted({normalize_arabic(v) for v in values if v.strip()})
+            if keys:
+                marks = ",".join("?" * len(keys))
+                tagged = self._rowids(
+                    f"SELECT doc FROM doc_tags WHERE tag IN (SELECT id FROM tags WHERE kind = ? AND key IN ({marks}))",
+                    (facet, *keys),
+                )
+                keep &= np.isin(rowids, tagged)
+        return rowids[keep]
+
+    def _scores(self, expression: str, text_rowids: np.ndarray | None) -> dict[int, float]:
+        """bm25 (lower is better) of the newest ``RANK_WINDOW`` text matches.
+
+        FTS5 has no top-k pruning: bm25 costs about a microsecond per matching row, so a word found in most of
+        100,000 documents would take 100 ms to rank. Ranking the newest matches bounds that; documents older
+        than the window follow the ranked ones by date. Below the window size the ranking is exact.
+        """
+        if text_rowids is None or not text_rowids.size:
+            return {}
+        start = int(text_rowids[-RANK_WINDOW]) if text_rowids.size > RANK_WINDOW else int(text_rowids[0])
+        rows = self.conn.execute(
+            f"SELECT rowid, bm25(fts, {TITLE_WEIGHT}, 1.0) FROM fts WHERE fts MATCH ? AND rowid >= ?",
+            (expression, start),
+        )
+        return dict(rows.fetchall())
+
+    def _page(self, rowids: np.ndarray, scores: dict[int, float], query: SearchQuery) -> np.ndarray:
+        """Rowids of the requested page: ranked ones by score then date, the rest by date then newest rowid."""
+        published = self._snapshot.published[self._snapshot.positions(rowids)]
+        ranked = np.full(rowids.size, np.inf if scores else 0.0)
+        if scores:
+            scored = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
+            values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+            inside = np.isin(rowids, scored)
+            order = np.argsort(scored)
+            ranked[inside] = values[order][np.searchsorted(scored[order], rowids[inside])]
+        order = np.lexsort((-rowids, -published, ranked))
+        return rowids[order[query.offset : query.offset + query.limit]]
+
+    def _indexed_forms(self, word_stem: str) -> Sequence[str]:
+        """The forms of ``word_stem`` present in the index (bm25 costs rows × phrases: never OR absent words).
+
+        Read from the FTS5 vocabulary with one range scan per proclitic, not one probe per candidate form.
+        """
+        forms = variants(word_stem)
+        key = (self._snapshot.version, word_stem)
+        found = self._forms_cache.get(key)
+        if found is not None:
+            return found
+        if not self._has_vocabulary:
+            return forms
+        heads = {form[: form.find(word_stem)] for form in forms if word_stem in form}
+        indexed: set[str] = set()
+        for head in heads:
+            low = head + word_stem
+            rows = self.conn.execute("SELECT term FROM fts_terms WHERE term >= ? AND term < ?", (low, low + "\uffff"))
+            indexed.update(term for (term,) in rows)
+        odd = [form for form in forms if word_stem not in form]  # override forms not built on the stem
+        if odd:
+            marks = ",".join("?" * len(odd))
+            indexed.update(t for (t,) in self.conn.execute(f"SELECT term FROM fts_terms WHERE term IN ({marks})", odd))
+        found = tuple(form for form in forms if form in indexed)
+        if len(self._forms_cache) > 10_000:
+            self._forms_cache.clear()
+        self._forms_cache[key] = found
+        return found
+
+    def _rowids(self, sql: str, params: tuple[Any, ...]) -> np.ndarray:
+        return np.array([r for (r,) in self.conn.execute(sql, params)], dtype=np.int64)
+
+    def _documents(self, rowids: np.ndarray) -> dict[int, dict[str, Any]]:
+        if not rowids.size:
+            return {}
+        marks = ",".join("?" * rowids.size)
+        rows = self.conn.execute(f"SELECT rowid, doc FROM bodies WHERE rowid IN ({marks})", [int(r) for r in rowids])
+        return {rowid: json.loads(doc) for rowid, doc in rows}
+
+    def _facets(self, rowids: np.ndarray, size: int) -> dict[str, list[FacetValue]]:
+        if not rowids.size or not size:
+            return {}
+        ids = self._snapshot.tag_ids_of(rowids)
         if ids.size and ids.max() >= self._tag_kind.size:
             self._load_tags()
         counts = np.bincount(ids, minlength=self._tag_kind.size)
@@ -150,7 +268,7 @@ class EmbeddedSearcher:
             facets[facet] = [
                 FacetValue(value=self._tag_value[int(tag_ids[i])], count=int(counts[tag_ids[i]])) for i in order
             ]
-        return total, facets
+        return facets
 
     def _load_tags(self) -> None:
         rows = self.conn.execute("SELECT id, kind, value FROM tags").fetchall()

@@ -24,13 +24,28 @@ class _Words:
         self.bare: list[str] = []
         self.norms: list[str] = []
         for match in DISPLAY_WORD.finditer(text):
-            key = normalize_arabic(match.group())
-            if not key:
+            forms = _forms(match.group())
+            if forms is None:
                 continue
             self.spans.append(match.span())
-            self.norms.append(key)
-            self.stems.append(stem(key))
-            self.bare.append(strip_prefix(key))
+            self.norms.append(forms[0])
+            self.stems.append(forms[1])
+            self.bare.append(forms[2])
+
+
+_FORMS: dict[str, tuple[str, str, str] | None] = {}
+_FORMS_LIMIT = 200_000
+
+
+def _forms(word: str) -> tuple[str, str, str] | None:
+    """(normalised, stem, prefix-stripped) of a display word, cached: news text repeats its words."""
+    found = _FORMS.get(word, False)
+    if found is False:
+        if len(_FORMS) > _FORMS_LIMIT:
+            _FORMS.clear()
+        key = normalize_arabic(word)
+        found = _FORMS[word] = (key, stem(key), strip_prefix(key)) if key else None
+    return found  # type: ignore[return-value]
 
 
 def _marks(words: _Words, query: ParsedQuery) -> list[bool]:

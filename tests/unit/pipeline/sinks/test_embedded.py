@@ -241,3 +241,21 @@ def test_highlights_mark_the_original_words(corpus: Path) -> None:
     assert ("مستشفيات", True) in hit.title_highlight
     assert "".join(piece for piece, _ in hit.title_highlight) == "مستشفيات غزة خارج الخدمة"
     assert any(matched and piece == "مستشفيات" for piece, matched in hit.snippet)
+
+
+def test_relevance_ranks_the_newest_window_then_falls_back_to_date(store: Path, monkeypatch) -> None:
+    from pipeline.sinks import embedded_search
+
+    weak = "ذكر عابر لكلمة غزة في نص طويل " + "كلام آخر " * 40
+    articles = [
+        make_article("https://a.com/old-strong", title="غزة غزة", text="غزة غزة غزة"),
+        make_article("https://a.com/new-weak", title="خبر", text=weak),
+        make_article("https://a.com/newest-strong", title="غزة", text="غزة غزة"),
+    ]
+    write(store, *[[article] for article in articles])  # indexed in this order: rowids ascend
+    first = search(store, text="غزة").hits[0]
+    assert first.url.endswith(("old-strong", "newest-strong"))  # the whole set is ranked: a strong match leads
+    monkeypatch.setattr(embedded_search, "RANK_WINDOW", 2)
+    hits = search(store, text="غزة").hits
+    assert [h.url.rsplit("/", 1)[1] for h in hits] == ["newest-strong", "new-weak", "old-strong"]
+    assert hits[2].score is None  # outside the window: not scored, placed by date
