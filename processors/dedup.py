@@ -48,8 +48,9 @@ re-key by a content key before this stage. Extraction and dedup run in that one 
 clustering (`processors.cluster`) run on `news.articles.v1` (AKHBAR_TOPIC_PARTITIONS, default 1); with N > 1
 story clusters form within a partition. Redelivery after a rebalance re-runs `check` on an id already seen:
 the stored decision is returned. Caveat: Tansu's ListOffsets bug can make a table recovered from its changelog
-miss its last update, in which case that one article is judged again (and finds itself only by id, since its
-`a:` entry is what was lost; its text hash entry names it, so it stays `unique`).
+miss its last update; if that update was an article's `a:` entry, the article is judged again on redelivery
+(never as a duplicate of itself: its own id is excluded from exact and LSH matches), and its decision can
+differ from the first only if an article judged in between is similar to it.
 """
 
 from __future__ import annotations
