@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pydantic import TypeAdapter
+
 from processors.enrich.casualties import CasualtyExtractor
 from processors.enrich.config import load_gazetteer_config
 from processors.enrich.cues import EntitySpan
@@ -17,6 +19,7 @@ from processors.enrich.dates import DateExtractor
 from processors.enrich.entities import EntityFinder
 from processors.enrich.events import EventExtractor
 from processors.enrich.gazetteer import PlaceEntry, PlaceGazetteer
+from processors.enrich.matching import Lexicon
 from processors.enrich.places import PlaceResolver
 from processors.enrich.text import Keyed, keyed, strip_clitics, word_start
 from processors.records import (
@@ -27,6 +30,7 @@ from processors.records import (
     Entity,
     Event,
     Place,
+    utcnow,
 )
 from processors.records import (
     Field_ as FieldName,
@@ -43,15 +47,34 @@ class Enricher:
     def __init__(self, gazetteer_dir: Path | None = None) -> None:
         config = load_gazetteer_config(gazetteer_dir)
         gazetteer = PlaceGazetteer(config.places)
-        self._entities = EntityFinder(config.entities, gazetteer)
+        lexicon = Lexicon()  # one automaton: each field is scanned once for every vocabulary
+        self._entities = EntityFinder(config.entities, gazetteer, lexicon)
         self._resolver = PlaceResolver(gazetteer)
-        self._events = EventExtractor(config.events)
-        self._casualties = CasualtyExtractor(config.casualties)
-        self._dates = DateExtractor(config.dates)
+        self._events = EventExtractor(config.events, lexicon)
+        self._casualties = CasualtyExtractor(config.casualties, lexicon)
+        self._dates = DateExtractor(config.dates, lexicon)
+        lexicon.scan("")  # build the automaton now, not on the first article
+        # Validating a whole list in pydantic-core is several times faster than one model_construct per row.
+        self._entity_rows = TypeAdapter(list[Entity])
+        self._event_rows = TypeAdapter(list[Event])
+        self._date_rows = TypeAdapter(list[DateMention])
         self.event_types = self._events.types
 
     def enrich(self, article: Article) -> EnrichedArticle:
-        enriched = EnrichedArticle.model_validate(article.model_dump())
+        # The article is already validated: copy its fields without validating them again (hot path).
+        copied = dict(article)
+        copied.update(
+            authors=list(article.authors),
+            warnings=list(article.warnings),
+            entities=[],
+            places=[],
+            events=[],
+            casualties=Casualties(),
+            dates=[],
+            reported_by=[],
+            enriched_at=utcnow(),
+        )
+        enriched = EnrichedArticle.model_construct(**copied)
         fields: dict[FieldName, Keyed] = {"title": keyed(article.title or ""), "text": keyed(article.text or "")}
         for name, step in (
             ("entities", self._add_entities),
@@ -78,35 +101,40 @@ class Enricher:
         mentions = [(span.place_key, _cue(field.key, span.start)) for _, field, span in found if span.place_key]
         chosen = self._resolver.resolve_all(mentions, enriched.source_country, countries, adjectives)
         places: dict[tuple, Place] = {}
+        rows = []
         for name, field, span in found:
             start, end = field.span(span.start, span.end)
             normalized = _canonical(field.key[span.start : span.end])
-            enriched.entities.append(
-                Entity(
-                    text=field.original[start:end],
-                    type=span.type,
-                    start=start,
-                    end=end,
-                    field=name,
-                    normalized=normalized,
-                )
+            rows.append(
+                {
+                    "text": field.original[start:end],
+                    "type": span.type,
+                    "start": start,
+                    "end": end,
+                    "field": name,
+                    "normalized": normalized,
+                }
             )
             entry = chosen.get(span.place_key) if span.place_key else None
             if entry is not None:
-                place = places.setdefault(_place_id(entry), self._resolver.to_record(entry))
+                place_id = _place_id(entry)
+                place = places.get(place_id) or places.setdefault(place_id, self._resolver.to_record(entry))
                 if normalized not in place.mentions:
                     place.mentions.append(normalized)
+        enriched.entities = self._entity_rows.validate_python(rows)
         enriched.places = list(places.values())
 
     def _add_events(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
         spans = [(name, field, span) for name, field in fields.items() for span in self._events.find(field.key)]
         kept = set(map(id, self._events.settle([span for _, _, span in spans])))
+        rows = []
         for name, field, span in spans:
             if id(span) in kept:
                 start, end = field.span(span.start, span.end)
-                enriched.events.append(
-                    Event(type=span.type, trigger=field.original[start:end], start=start, end=end, field=name)
+                rows.append(
+                    {"type": span.type, "trigger": field.original[start:end], "start": start, "end": end, "field": name}
                 )
+        enriched.events = self._event_rows.validate_python(rows)
 
     def _add_casualties(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
         counts = self._casualties.extract([fields["title"].key, fields["text"].key])
@@ -114,19 +142,21 @@ class Enricher:
 
     def _add_dates(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
         published = enriched.published_at.date() if enriched.published_at else None
+        rows = []
         for name, field in fields.items():
             for span in self._dates.extract(field.key, published):
                 start, end = field.span(span.start, span.end)
-                enriched.dates.append(
-                    DateMention(
-                        text=field.original[start:end],
-                        value=span.value.isoformat(),
-                        start=start,
-                        end=end,
-                        calendar=span.calendar,
-                        field=name,
-                    )
+                rows.append(
+                    {
+                        "text": field.original[start:end],
+                        "value": span.value.isoformat(),
+                        "start": start,
+                        "end": end,
+                        "calendar": span.calendar,
+                        "field": name,
+                    }
                 )
+        enriched.dates = self._date_rows.validate_python(rows)
 
 
 def _cue(key: str, start: int) -> str:

@@ -14,7 +14,7 @@ import bisect
 import re
 
 from processors.enrich.config import CasualtiesConfig
-from processors.enrich.matching import PhraseIndex, tokens
+from processors.enrich.matching import Lexicon, PhraseIndex, tokenize
 from processors.enrich.numbers import parse_digits, parse_number_words
 from processors.normalize import normalize_arabic
 from processors.records import Casualties
@@ -32,9 +32,8 @@ class _Field:
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.spans = tokens(key)
-        self.words = [key[s:e] for s, e in self.spans]
-        self.starts = [s for s, _ in self.spans]
+        parts = tokenize(key)
+        self.spans, self.words, self.starts = parts.spans, parts.words, parts.starts
 
     def index_at(self, offset: int) -> int:
         return bisect.bisect_right(self.starts, offset) - 1
@@ -43,7 +42,8 @@ class _Field:
         """No clause break (punctuation) between token ``left`` and token ``right``."""
         if left < 0 or right >= len(self.words):
             return False
-        return not _BREAK.search(self.key[self.spans[left][1] : self.spans[right][0]])
+        gap = self.key[self.spans[left][1] : self.spans[right][0]]
+        return gap == " " or not _BREAK.search(gap)
 
 
 def _keys(words: list[str]) -> set[str]:
@@ -51,8 +51,8 @@ def _keys(words: list[str]) -> set[str]:
 
 
 class CasualtyExtractor:
-    def __init__(self, config: CasualtiesConfig) -> None:
-        self._anchors: PhraseIndex[tuple[str, str]] = PhraseIndex()
+    def __init__(self, config: CasualtiesConfig, lexicon: Lexicon | None = None) -> None:
+        self._anchors: PhraseIndex[tuple[str, str]] = PhraseIndex(lexicon)
         for kind, prefix in (("killed", "killed"), ("injured", "injured")):
             for role in ("before", "after", "dual", "verbs_after", "tolls"):
                 self._anchors.add_all(getattr(config, f"{prefix}_{role}"), (role, kind))

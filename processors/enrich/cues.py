@@ -15,7 +15,7 @@ from typing import Literal
 
 from processors.enrich.config import EntitiesConfig
 from processors.enrich.gazetteer import PlaceGazetteer
-from processors.enrich.matching import Match, PhraseIndex, tokens
+from processors.enrich.matching import Lexicon, Match, PhraseIndex, tokenize
 from processors.enrich.text import Keyed, strip_clitics
 from processors.normalize import normalize_arabic
 
@@ -28,6 +28,7 @@ _MAX_ORG = 6
 _CONNECTORS = frozenset({"بن", "ابن", "ابو", "عبد", "ولد", "ال", "بنت", "ام", "اب", "بو"})
 _FACILITY_TAIL = frozenset({"الدولي", "الدوليه"})
 _TANWEEN = re.compile("[\u064b-\u064d]")
+_MARKS = re.compile("[\u064b-\u064dى]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +46,17 @@ class Words:
     def __init__(self, key: str, keyed: Keyed | None = None) -> None:
         self.key = key
         self.keyed = keyed
-        self.spans = tokens(key)
-        self.words = [key[s:e] for s, e in self.spans]
-        self.starts = [s for s, _ in self.spans]
+        parts = tokenize(key)
+        self.spans, self.words, self.starts = parts.spans, parts.words, parts.starts
+        # Only the display text keeps tanween and ى: look there only when it has any.
+        self.marked = keyed is not None and bool(_MARKS.search(keyed.original))
 
     def __len__(self) -> int:
         return len(self.words)
 
     def joined(self, left: int, right: int, quotes: bool = True) -> bool:
         gap = self.key[self.spans[left][1] : self.spans[right][0]]
-        return not (_BREAK if quotes else _BREAK_OR_QUOTE).search(gap)
+        return gap == " " or not (_BREAK if quotes else _BREAK_OR_QUOTE).search(gap)
 
     def quoted(self, left: int, right: int) -> bool:
         return bool(_QUOTE.search(self.key[self.spans[left][1] : self.spans[right][0]]))
@@ -68,7 +70,7 @@ class Words:
 
     def original(self, index: int) -> str:
         """The display text of token ``index`` (tanween and ى survive there, not in the key)."""
-        if self.keyed is None:
+        if self.keyed is None or not self.marked:
             return self.words[index]
         return self.keyed.original[slice(*self.keyed.span(*self.spans[index]))]
 
@@ -78,8 +80,10 @@ def _keys(words: list[str]) -> set[str]:
 
 
 class CueReader:
-    def __init__(self, config: EntitiesConfig, gazetteer: PlaceGazetteer, demonyms: PhraseIndex[str]) -> None:
-        self._cues: PhraseIndex[str] = PhraseIndex()
+    def __init__(
+        self, config: EntitiesConfig, gazetteer: PlaceGazetteer, demonyms: PhraseIndex[str], lexicon: Lexicon
+    ) -> None:
+        self._cues: PhraseIndex[str] = PhraseIndex(lexicon)
         for words, role in (
             (config.person_titles, "PER"),
             (config.org_heads, "ORG"),
@@ -260,9 +264,9 @@ class CueReader:
 
     def _first_name_spans(self, words: Words, keyed: Keyed) -> list[EntitySpan]:
         found = []
-        for index, word in enumerate(words.words):
+        for index in [i for i, word in enumerate(words.words) if word in self._first_names]:
             before = words.word(index - 1)
-            if word not in self._first_names or before in self._first_names or before in self._compound:
+            if before in self._first_names or before in self._compound:
                 continue
             if "ى" in keyed.original[slice(*keyed.span(*words.spans[index]))]:
                 continue  # على (on) and علي (Ali) share one key: the spelling decides

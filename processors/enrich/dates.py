@@ -16,10 +16,11 @@ from datetime import date, timedelta
 from hijridate import Gregorian, Hijri
 
 from processors.enrich.config import DatesConfig
-from processors.enrich.matching import PhraseIndex
+from processors.enrich.matching import Lexicon, PhraseIndex
 from processors.enrich.numbers import parse_digits, parse_number_words
 from processors.normalize import normalize_arabic
 
+_DIGIT = re.compile(r"\d")
 _FUTURE = {"المقبل", "القادم", "المقبله", "القادمه"}
 
 
@@ -38,26 +39,24 @@ def _alternation(names: dict[int, list[str]]) -> tuple[str, dict[str, int]]:
 
 
 class DateExtractor:
-    def __init__(self, config: DatesConfig) -> None:
+    def __init__(self, config: DatesConfig, lexicon: Lexicon | None = None) -> None:
         months, self._months = _alternation(config.months)
         hijri, self._hijri = _alternation(config.hijri_months)
         self._gregorian = re.compile(
-            rf"(?<!\w)(?:[وفب]?)(\d{{1,2}})\s+(?:من\s+)?(?:شهر\s+)?({months})(?:\s*/\s*(?:{months}))?"
+            rf"(\d{{1,2}})\s+(?:من\s+)?(?:شهر\s+)?({months})(?:\s*/\s*(?:{months}))?"
             rf"(?:\s*(?:عام|سنه|من عام)?\s*(\d{{4}}))?(?:\s+(الماضي|المقبل|القادم|الجاري))?(?!\w)"
         )
         self._hijri_re = re.compile(
-            rf"(?<!\w)(\d{{1,2}})\s+(?:من\s+)?(?:شهر\s+)?({hijri})(?:\s*(?:عام|سنه)?\s*(\d{{4}}))?\s*(?:هـ|ه\b)?(?!\w)"
+            rf"(\d{{1,2}})\s+(?:من\s+)?(?:شهر\s+)?({hijri})(?:\s*(?:عام|سنه)?\s*(\d{{4}}))?\s*(?:هـ|ه\b)?(?!\w)"
         )
-        self._numeric = re.compile(
-            r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)|(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)"
-        )
-        self._relative: PhraseIndex[int] = PhraseIndex()
+        self._numeric = re.compile(r"(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})(?!\d)")
+        self._relative: PhraseIndex[int] = PhraseIndex(lexicon)
         for phrase, days in config.relative.items():
             self._relative.add(phrase, days)
             for part in config.day_parts:
                 self._relative.add(f"{part} {phrase}", days)
         self._relative.build()
-        self._weekdays: PhraseIndex[int] = PhraseIndex()
+        self._weekdays: PhraseIndex[int] = PhraseIndex(lexicon)
         for weekday, names in config.weekdays.items():
             for name in names:
                 self._weekdays.add_all(
@@ -70,7 +69,7 @@ class DateExtractor:
                     weekday,
                 )
         self._weekdays.build()
-        self._ago = re.compile(r"(?<!\w)(?:قبل|منذ)\s+((?:\S+\s+){0,2}?)(ايام|يوما|يوم|اسابيع|اسبوعا)(?!\w)")
+        self._ago = re.compile(r"(?:قبل|منذ)\s+((?:\S+\s+){0,2}?)(ايام|يوما|يوم|اسابيع|اسبوعا)(?!\w)")
 
     def extract(self, key: str, published: date | None) -> list[DateSpan]:
         found = self._absolute(key, published)
@@ -81,18 +80,27 @@ class DateExtractor:
 
     def _absolute(self, key: str, published: date | None) -> list[DateSpan]:
         found: list[DateSpan] = []
+        if not _DIGIT.search(key):
+            return found
         for m in self._gregorian.finditer(key):
+            if m.start() and key[m.start() - 1].isdigit():
+                continue
             year = int(m.group(3)) if m.group(3) else None
             value = _make_date(year, self._months[m.group(2)], int(m.group(1)), published, m.group(4))
             if value:
                 found.append(DateSpan(m.start(1), m.end(), value))
         for m in self._hijri_re.finditer(key):
+            if m.start() and key[m.start() - 1].isalnum():
+                continue
             value = _hijri_date(m.group(3), self._hijri[m.group(2)], int(m.group(1)), published)
             if value:
                 found.append(DateSpan(m.start(), m.end(), value, "hijri"))
         for m in self._numeric.finditer(key):
-            parts = m.group(3, 2, 1) if m.group(1) else m.group(4, 5, 6)
-            value = _make_date(int(parts[0]), int(parts[1]), int(parts[2]), None)
+            if m.start() and key[m.start() - 1].isdigit():
+                continue
+            first, month, last = (int(g) for g in m.groups())
+            year, day = (first, last) if len(m.group(1)) == 4 else (last, first)
+            value = _make_date(year, month, day, None) if len(str(year)) == 4 else None
             if value:
                 found.append(DateSpan(m.start(), m.end(), value))
         return found
@@ -116,6 +124,8 @@ class DateExtractor:
     def _ago_spans(self, key: str, published: date) -> list[DateSpan]:
         found = []
         for m in self._ago.finditer(key):
+            if m.start() and key[m.start() - 1].isalnum():
+                continue
             words = m.group(1).split()
             count = (parse_digits(words[0]) if words else None) or _words_number(words)
             if count is None or count > 400:

@@ -13,15 +13,16 @@ from typing import Literal
 from processors.enrich.config import EntitiesConfig
 from processors.enrich.cues import CueReader, EntitySpan, Words
 from processors.enrich.gazetteer import PlaceGazetteer
-from processors.enrich.matching import Match, PhraseIndex
+from processors.enrich.matching import Lexicon, Match, PhraseIndex
 from processors.enrich.text import Keyed, is_letter, word_start
 
 _SURNAME_MIN = 3
 
 
 class EntityFinder:
-    def __init__(self, config: EntitiesConfig, gazetteer: PlaceGazetteer) -> None:
-        self._places: PhraseIndex[str] = PhraseIndex()
+    def __init__(self, config: EntitiesConfig, gazetteer: PlaceGazetteer, lexicon: Lexicon | None = None) -> None:
+        lexicon = lexicon or Lexicon()
+        self._places: PhraseIndex[str] = PhraseIndex(lexicon)
         for key in gazetteer.candidates:
             self._places.add(key, key)
         self._places.build()
@@ -32,17 +33,17 @@ class EntityFinder:
             for key, entries in gazetteer.candidates.items()
             if entries and entries[0].kind == "country" and entries[0].country_code
         }
-        self._demonyms: PhraseIndex[str] = PhraseIndex()
+        self._demonyms: PhraseIndex[str] = PhraseIndex(lexicon)
         for code, adjectives in gazetteer.demonyms.items():
             for adjective in adjectives:
                 forms = [adjective + ending for ending in ("", "ة", "ين", "ون", "ان", "تين", "تان")]
                 self._demonyms.add_all(forms + ["ال" + form for form in forms], code)
         self._demonyms.build()
-        self._known: PhraseIndex[Literal["PER", "ORG"]] = PhraseIndex()
+        self._known: PhraseIndex[Literal["PER", "ORG"]] = PhraseIndex(lexicon)
         self._known.add_all(config.known_people, "PER")
         self._known.add_all(config.known_orgs, "ORG")
         self._known.build()
-        self._reader = CueReader(config, gazetteer, self._demonyms)
+        self._reader = CueReader(config, gazetteer, self._demonyms, lexicon)
 
     def find(self, keyed: Keyed) -> tuple[list[EntitySpan], set[str], set[str]]:
         """Entity spans of one field, the countries it names (also inside organisations) and by adjective."""
@@ -76,7 +77,9 @@ class EntityFinder:
             parts = words.key[span.start : span.end].split()
             if span.type == "PER" and len(parts) >= 2 and len(parts[-1]) >= _SURNAME_MIN:
                 surnames.add(parts[-1])
-        found = []
+        found: list[EntitySpan] = []
+        if not surnames:
+            return found
         for index, word in enumerate(words.words):
             bare = word[1:] if word[:1] in "وفبل" and word[1:] in surnames else word
             if bare in surnames:
@@ -89,8 +92,12 @@ class EntityFinder:
 
 def select(spans: list[EntitySpan]) -> list[EntitySpan]:
     """Longest spans first; on equal length the higher priority (fixed vocabularies over cue rules)."""
+    if not spans:
+        return []
+    taken = bytearray(max(s.end for s in spans))
     chosen: list[EntitySpan] = []
     for span in sorted(spans, key=lambda s: (s.start - s.end, -s.priority, s.start)):
-        if all(span.end <= c.start or span.start >= c.end for c in chosen):
+        if taken.find(1, span.start, span.end) < 0:
             chosen.append(span)
+            taken[span.start : span.end] = b"\x01" * (span.end - span.start)
     return sorted(chosen, key=lambda s: s.start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from processors.enrich.config import EventsConfig
-from processors.enrich.matching import PhraseIndex
+from processors.enrich.matching import Lexicon, PhraseIndex
 from processors.enrich.text import strip_clitics, word_start
 from processors.normalize import normalize_arabic
 
@@ -19,8 +19,8 @@ class EventSpan:
 
 
 class EventExtractor:
-    def __init__(self, config: EventsConfig) -> None:
-        self._index: PhraseIndex[tuple[str, bool]] = PhraseIndex()
+    def __init__(self, config: EventsConfig, lexicon: Lexicon | None = None) -> None:
+        self._index: PhraseIndex[tuple[str, bool]] = PhraseIndex(lexicon)
         self._not_after: dict[str, set[str]] = {}
         self._yields_to: dict[str, set[str]] = {}
         for name, event_type in config.event_types.items():

@@ -104,6 +104,7 @@ class PlaceGazetteer:
         self.candidates: dict[str, list[PlaceEntry]] = {}
         self.cue_only: dict[str, list[PlaceEntry]] = {}  # common words: places only after a settlement cue
         self.curated_keys: set[str] = set()
+        self._admin1_cache: dict[PlaceEntry, str | None] = {}
         self._blocked = {normalize_arabic(word) for word in config.not_places}
         self._region = set(config.region_countries)
         self.demonyms = config.demonyms
@@ -198,10 +199,11 @@ class PlaceGazetteer:
         """ISO 3166-2 code of the subdivision whose centre is nearest (packaged cities carry none)."""
         if entry.admin1 or entry.kind == "country":
             return entry.admin1
-        options = _packaged_subdivisions().get(entry.country_code or "", [])
-        if not options:
-            return None
-        return min(options, key=lambda o: (o[3] - entry.lat) ** 2 + (o[4] - entry.lon) ** 2)[0]
+        if entry not in self._admin1_cache:
+            options = _packaged_subdivisions().get(entry.country_code or "", [])
+            nearest = min(options, key=lambda o: (o[3] - entry.lat) ** 2 + (o[4] - entry.lon) ** 2) if options else None
+            self._admin1_cache[entry] = nearest[0] if nearest else None
+        return self._admin1_cache[entry]
 
 
 def distance_km(one: PlaceEntry, other: PlaceEntry) -> float:

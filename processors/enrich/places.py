@@ -15,6 +15,13 @@ _KIND_BONUS = {"country": 2.0, "admin1": 0.6, "region": 0.8, "city": 1.0, "site"
 _ADMIN_CUES = {"محافظه", "ولايه", "اقليم", "منطقه"}
 
 
+def _near(anchor: PlaceEntry, entry: PlaceEntry) -> bool:
+    """Within ~150 km of an unambiguous city or site (a cheap box test first)."""
+    if abs(anchor.lat - entry.lat) > 1.4 or abs(anchor.lon - entry.lon) > 1.8:
+        return False
+    return distance_km(anchor, entry) < 150
+
+
 class PlaceResolver:
     def __init__(self, gazetteer: PlaceGazetteer) -> None:
         self._gazetteer = gazetteer
@@ -35,17 +42,18 @@ class PlaceResolver:
         """
         context = set(countries)
         anchors: list[PlaceEntry] = []
-        for key, _ in mentions:
+        for key in dict.fromkeys(key for key, _ in mentions):
             options = self.candidates(key)
-            if len(options) == 1:
+            if len(options) == 1 and options[0].kind in ("city", "site"):
                 anchors.append(options[0])
-                context.add(options[0].country_code or "")
-            elif options and all(o.country_code == options[0].country_code for o in options):
+            if options and all(o.country_code == options[0].country_code for o in options):
                 context.add(options[0].country_code or "")
         chosen: dict[str, PlaceEntry] = {}
         for key, cue in mentions:
             options = self.candidates(key)
-            if options and key not in chosen:
+            if len(options) == 1:
+                chosen[key] = options[0]
+            elif options and key not in chosen:
                 chosen[key] = max(
                     options, key=lambda o: self._score(o, cue, context, adjectives, source_country, anchors)
                 )
@@ -70,7 +78,7 @@ class PlaceResolver:
             score += 1.5
         if entry.country_code and entry.country_code == source:
             score += 2.5
-        if any(a is not entry and a.kind in ("city", "site") and distance_km(a, entry) < 150 for a in anchors):
+        if anchors and any(a is not entry and _near(a, entry) for a in anchors):
             score += 1.5
         return score + math.log10(entry.population + 1) / 3
 

@@ -7,6 +7,9 @@ never stemmed (lenient stemmers over-stem them, NOTES §3): only proclitics are 
 
 from __future__ import annotations
 
+import bisect
+import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -29,22 +32,26 @@ class Keyed:
 
     original: str
     key: str
-    offsets: list[int] | None  # None when key and original align one to one
+    offsets: list[int] | None = None  # explicit map (rare: NFKC expansions)
+    shifts: list[int] | None = None  # deleted marks: key index k maps to k + bisect(shifts, k)
+
+    def position(self, key_index: int) -> int:
+        if self.offsets is not None:
+            return self.offsets[key_index]
+        if self.shifts:
+            return key_index + bisect.bisect_right(self.shifts, key_index)
+        return key_index
 
     def span(self, key_start: int, key_end: int) -> tuple[int, int]:
         """Original (start, end) of the key slice [key_start, key_end)."""
-        if self.offsets is None:
+        if self.offsets is None and not self.shifts:
             return key_start, key_end
-        start = self.offsets[key_start]
-        end = self.offsets[key_end - 1] + 1 if key_end > key_start else start
+        start = self.position(key_start)
+        end = self.position(key_end - 1) + 1 if key_end > key_start else start
         # A deleted mark (shadda, tatweel) right after the last letter belongs to the word.
-        while end < len(self.original) and self._is_dropped(self.original[end]):
+        while end < len(self.original) and _is_dropped(self.original[end]):
             end += 1
         return start, end
-
-    @staticmethod
-    def _is_dropped(char: str) -> bool:
-        return not char.isspace() and char_key(char) == ""
 
 
 _CHAR_KEYS: dict[str, str] = {}
@@ -59,15 +66,78 @@ def char_key(char: str) -> str:
     return cached
 
 
+def _is_dropped(char: str) -> bool:
+    return not char.isspace() and char_key(char) == ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    full: list[str | None]  # ord → key of that character, for the whole Basic Multilingual Plane
+    common: tuple[tuple[str, str], ...]  # the frequent changes, applied with str.replace (fast C scans)
+    rare: re.Pattern[str]  # any other character whose key differs (then the full table is used)
+    dropped: re.Pattern[str]  # characters that vanish from the key
+    expanding: re.Pattern[str]  # characters whose key is longer than one character
+
+
+_COMMON = (
+    "أإآٱىةیک\t\n\r\xa0"
+    + "".join(chr(c) for c in range(0x064B, 0x0653))
+    + "\u0670\u0640"
+    + "".join(chr(0x0660 + i) for i in range(10))
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    """Key of every BMP character, computed once per process with normalize_arabic (~0.1 s)."""
+    full: list[str | None] = []
+    changed: dict[str, str] = {}
+    for code in range(0x10000):
+        char = chr(code)
+        value = char if 0xD800 <= code <= 0xDFFF else char_key(char)
+        full.append(value)
+        if value != char:
+            changed[char] = value
+
+    def pattern(chars: list[str]) -> re.Pattern[str]:
+        return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]" if chars else "(?!)")
+
+    common = tuple((c, changed[c]) for c in _COMMON if c in changed)
+    rare = [c for c in changed if c not in _COMMON] + ["\U00010000-\U0010ffff"]
+    return _Tables(
+        full=full,
+        common=common,
+        rare=re.compile("[" + "".join(re.escape(c) for c in rare[:-1]) + rare[-1] + "]"),
+        dropped=pattern([c for c, v in changed.items() if not v]),
+        expanding=pattern([c for c, v in changed.items() if len(v) > 1]),
+    )
+
+
 def keyed(text: str) -> Keyed:
-    """Build the key of ``text``; fast path when no character changes length."""
-    table = {ord(ch): char_key(ch) for ch in set(text)}
-    if all(len(value) == 1 for value in table.values()) and unicodedata.is_normalized("NFKC", text):
-        return Keyed(text, text.translate(table), None)
+    """Build the key of ``text``; characters that vanish (tashkeel, tatweel) are tracked with a bisect table."""
+    tables = _tables()
+    if tables.rare.search(text):
+        if tables.expanding.search(text) or not unicodedata.is_normalized("NFKC", text):
+            return _keyed_slowly(text)
+        key = text.translate(tables.full)
+    else:
+        key = text
+        for char, value in tables.common:
+            if char in key:
+                key = key.replace(char, value)
+    if len(key) == len(text):
+        return Keyed(text, key)
+    positions = [m.start() for m in tables.dropped.finditer(text)]
+    # Key index k sits at original index k + (marks dropped before it): shifts[j] = positions[j] - j.
+    return Keyed(text, key, shifts=[p - j for j, p in enumerate(positions)])
+
+
+def _keyed_slowly(text: str) -> Keyed:
+    """Character by character, for text with NFKC expansions (ligatures) or characters beyond the BMP."""
     parts: list[str] = []
     offsets: list[int] = []
     for index, char in enumerate(text):
-        mapped = table[ord(char)]
+        mapped = char_key(char)
         parts.append(mapped)
         offsets.extend([index] * len(mapped))
     return Keyed(text, "".join(parts), offsets)
