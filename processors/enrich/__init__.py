@@ -7,6 +7,7 @@ extractor leaves its field empty and records a warning on the article.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from pathlib import Path
 
@@ -19,9 +20,9 @@ from processors.enrich.dates import DateExtractor
 from processors.enrich.entities import EntityFinder
 from processors.enrich.events import EventExtractor
 from processors.enrich.gazetteer import PlaceEntry, PlaceGazetteer
-from processors.enrich.matching import Lexicon
+from processors.enrich.matching import Lexicon, tokenize
 from processors.enrich.places import PlaceResolver
-from processors.enrich.text import Keyed, keyed, strip_clitics, word_start
+from processors.enrich.text import Keyed, keyed, strip_clitics
 from processors.records import (
     Article,
     Casualties,
@@ -161,10 +162,9 @@ class Enricher:
 
 def _cue(key: str, start: int) -> str:
     """The word before a mention (محافظة in محافظة الحسكة), clitics peeled."""
-    end = word_start(key, start)
-    while end > 0 and not key[end - 1].isalnum():
-        end -= 1
-    return strip_clitics(key[word_start(key, end) : end]) if end else ""
+    parts = tokenize(key)
+    index = bisect.bisect_right(parts.starts, start) - 1
+    return strip_clitics(parts.words[index - 1]) if index > 0 else ""
 
 
 def _canonical(surface_key: str) -> str:

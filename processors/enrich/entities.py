@@ -78,6 +78,7 @@ class EntityFinder:
             if span.type == "PER" and len(parts) >= 2 and len(parts[-1]) >= _SURNAME_MIN:
                 surnames.add(parts[-1])
         found: list[EntitySpan] = []
+        surnames = {name for name in surnames if words.key.count(name) > 1}  # named again somewhere?
         if not surnames:
             return found
         for index, word in enumerate(words.words):

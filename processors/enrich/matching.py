@@ -85,28 +85,25 @@ class Lexicon:
             return cached
         found: dict[int, list[Raw]] = {}
         if self._entries and key:
-            starts = token_starts(key)
+            starts, size, bisect_right = token_starts(key), len(key), bisect.bisect_right
             for last, entries in self._automaton.iter(key):
+                end = last + 1
+                if end < size and key[end].isalnum() and not any(e.open_end for e in entries):
+                    continue  # the common case: a name inside a longer word
                 for entry in entries:
-                    raw = _accept(key, starts, last + 1, entry)
-                    if raw is not None:
-                        found.setdefault(entry.vocabulary, []).append(raw)
+                    start, stop = end - entry.length, end
+                    if entry.open_end:
+                        stop = word_end(key, end)
+                    elif end < size and key[end].isalnum():
+                        continue
+                    word = starts[bisect_right(starts, start) - 1]
+                    if word < start and key[word:start] not in entry.allowed:
+                        continue
+                    found.setdefault(entry.vocabulary, []).append((start, stop, entry))
         if len(self._cache) >= _SCAN_CACHE:
             self._cache.clear()
         self._cache[key] = found
         return found
-
-
-def _accept(key: str, starts: list[int], end: int, entry: _Entry) -> Raw | None:
-    start = end - entry.length
-    if entry.open_end:
-        end = word_end(key, end)
-    elif end < len(key) and key[end].isalnum():
-        return None
-    word = starts[bisect.bisect_right(starts, start) - 1] if starts else start
-    if word < start and key[word:start] not in entry.allowed:
-        return None
-    return start, end, entry
 
 
 class PhraseIndex(Generic[T]):
