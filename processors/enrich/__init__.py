@@ -55,6 +55,7 @@ class Enricher:
         self._casualties = CasualtyExtractor(config.casualties, lexicon)
         self._dates = DateExtractor(config.dates, lexicon)
         lexicon.scan("")  # build the automaton now, not on the first article
+        keyed("")  # and the character table of the matching keys
         # Validating a whole list in pydantic-core is several times faster than one model_construct per row.
         self._entity_rows = TypeAdapter(list[Entity])
         self._event_rows = TypeAdapter(list[Event])
