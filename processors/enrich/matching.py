@@ -15,7 +15,7 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import ahocorasick
 
@@ -35,13 +35,14 @@ class Match(Generic[T]):
     values: tuple[T, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
+    """A plain tuple, so that the garbage collector does not track the tens of thousands of them."""
+
     vocabulary: int
     phrase: str
     open_end: bool
     length: int
-    allowed: frozenset[str]
+    lam: bool
 
 
 Raw = tuple[int, int, _Entry]
@@ -51,7 +52,7 @@ class Lexicon:
     """One automaton for many vocabularies; ``scan`` finds every vocabulary's candidates in one pass."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, list[_Entry]] = {}
+        self._entries: dict[str, tuple[_Entry, ...]] = {}
         self._automaton = ahocorasick.Automaton()
         self._dirty = False
         self._vocabularies = 0
@@ -62,15 +63,15 @@ class Lexicon:
         return self._vocabularies - 1
 
     def put(self, key: str, entry: _Entry) -> None:
-        entries = self._entries.setdefault(key, [])
+        entries = self._entries.get(key, ())
         if all(e.vocabulary != entry.vocabulary for e in entries):  # the first spelling listed wins
-            entries.append(entry)
+            self._entries[key] = (*entries, entry)
             self._dirty = True
 
     def _build(self) -> None:
         self._automaton = ahocorasick.Automaton()
         for key, entries in self._entries.items():
-            self._automaton.add_word(key, tuple(entries))
+            self._automaton.add_word(key, entries)
         if self._entries:
             self._automaton.make_automaton()
         self._dirty = False
@@ -97,7 +98,7 @@ class Lexicon:
                     elif end < size and key[end].isalnum():
                         continue
                     word = starts[bisect_right(starts, start) - 1]
-                    if word < start and key[word:start] not in entry.allowed:
+                    if word < start and key[word:start] not in (LAM_PROCLITICS if entry.lam else PROCLITICS):
                         continue
                     found.setdefault(entry.vocabulary, []).append((start, stop, entry))
         if len(self._cache) >= _SCAN_CACHE:
@@ -112,7 +113,6 @@ class PhraseIndex(Generic[T]):
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         self._lexicon = lexicon or Lexicon()
         self._vocabulary = self._lexicon.vocabulary()
-        self._values: dict[str, list[T]] = {}
         self._frozen: dict[str, tuple[T, ...]] = {}
 
     def add(self, phrase: str, value: T) -> None:
@@ -120,12 +120,11 @@ class PhraseIndex(Generic[T]):
         key = normalize_arabic(phrase.rstrip("*"))
         if not key:
             return
-        self._values.setdefault(key, []).append(value)
-        self._frozen[key] = tuple(self._values[key])
-        self._lexicon.put(key, _Entry(self._vocabulary, key, open_end, len(key), PROCLITICS))
+        self._frozen[key] = (*self._frozen.get(key, ()), value)
+        self._lexicon.put(key, _Entry(self._vocabulary, key, open_end, len(key), False))
         lam = lam_form(key)
         if lam and not open_end:
-            self._lexicon.put(lam, _Entry(self._vocabulary, key, False, len(key), LAM_PROCLITICS))
+            self._lexicon.put(lam, _Entry(self._vocabulary, key, False, len(key), True))
 
     def add_all(self, phrases: Iterable[str], value: T) -> None:
         for phrase in phrases:
@@ -135,7 +134,7 @@ class PhraseIndex(Generic[T]):
         """Nothing to do: the shared automaton is built on the first scan after any addition."""
 
     def __contains__(self, phrase: str) -> bool:
-        return normalize_arabic(phrase) in self._values
+        return normalize_arabic(phrase) in self._frozen
 
     def find(self, key: str) -> list[Match[T]]:
         raw = self._lexicon.scan(key).get(self._vocabulary)

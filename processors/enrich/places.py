@@ -26,8 +26,8 @@ class PlaceResolver:
     def __init__(self, gazetteer: PlaceGazetteer) -> None:
         self._gazetteer = gazetteer
 
-    def candidates(self, key: str) -> list[PlaceEntry]:
-        return self._gazetteer.candidates.get(key) or self._gazetteer.cue_only.get(key, [])
+    def candidates(self, key: str) -> tuple[PlaceEntry, ...]:
+        return self._gazetteer.candidates.get(key) or self._gazetteer.cue_only.get(key, ())
 
     def resolve_all(
         self,
