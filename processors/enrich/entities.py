@@ -56,7 +56,9 @@ class EntityFinder:
         fixed += [EntitySpan(m.values[0], m.start, m.end, 3) for m in self._known.find(key)]
         ruled = self._reader.read(words, keyed, fixed, {m.start for m in demonyms})
         chosen = select(fixed + ruled)
-        chosen = select(chosen + self._surnames(words, chosen))
+        surnames = self._surnames(words, chosen)
+        if surnames:
+            chosen = select(chosen + surnames)
         return chosen, countries, {m.values[0] for m in demonyms}
 
     def _is_place(self, key: str, match: Match[str]) -> bool:
