@@ -74,6 +74,9 @@ class KafkaPublisher:
                 await asyncio.to_thread(self._send_batch, articles)
                 return
             except (KafkaError, OSError) as exc:
+                # A producer whose broker restarted (Tansu: memory-only) keeps a producer id the new broker never
+                # issued and fails every InitProducerId from then on: start the next attempt with a fresh one.
+                await self._discard()
                 if attempt == self.attempts:
                     raise PublishError(f"{type(exc).__name__}: {exc}") from exc
                 log.warning("publish attempt %d failed (%s); retrying in %.1fs", attempt, exc, delay)
@@ -84,3 +87,9 @@ class KafkaPublisher:
         producer, self._producer = self._producer, None
         if producer is not None:
             await asyncio.to_thread(producer.close, 10)
+
+    async def _discard(self) -> None:
+        """Drop the producer without waiting for what it still holds (those articles are published again)."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await asyncio.to_thread(producer.close, 0)

@@ -1,0 +1,122 @@
+"""Fault: the embedded broker dies under `akhbar run` (issue 8).
+
+Tansu keeps everything in memory, so a restarted broker has no topics, messages, offsets or groups. The
+supervisor starts it again on the same port and recreates the topics; the connectors must retry what they could
+not publish, and the worker must carry on. Every article the local site publishes after the crash is then
+indexed exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.corpus import build
+from processors.chain import ArticleChain
+from processors.urls import article_id
+from tests.integration.conftest import LocalSite, Story
+from tests.integration.test_end_to_end import write_feeds
+
+pytestmark = pytest.mark.integration
+
+
+def stories(count: int) -> list[Story]:
+    """Distinct Arabic stories (the recombined corpus can hold chance near-duplicates: keep only uniques)."""
+    chain = ArticleChain()
+    chosen = []
+    for i, raw in enumerate(build(4 * count, target_bytes=1500, seed=77)):
+        if chain.process(raw).dedup.status == "unique":
+            chosen.append(Story(f"story-{i}", raw.title, (raw.text or "").split("\n")))
+    return chosen[:count]
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def tansu_pid(run_pid: int) -> int | None:
+    for pid in children(run_pid):
+        try:
+            if b"tansu" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]:
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def docs(data: Path) -> dict[str, dict[str, Any]]:
+    path = data / "search.sqlite3"
+    if not path.exists():
+        return {}
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT d.id, b.doc FROM docs d JOIN bodies b ON b.rowid = d.rowid").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        conn.close()
+    return {doc_id: json.loads(body) for doc_id, body in rows}
+
+
+def test_broker_restart_under_akhbar_run_indexes_later_articles_once(tmp_path: Path, local_site: LocalSite) -> None:
+    before, during, after = (lambda s: (s[:3], s[3:6], s[6:9]))(stories(9))
+    for story in before:
+        local_site.add(story)
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")}
+    env.update(AKHBAR_DATA_DIR=str(data), AKHBAR_FEEDS_CONFIG=str(write_feeds(tmp_path / "feeds.yaml", local_site)))
+    log_path = tmp_path / "run.log"
+    with open(log_path, "wb") as log:
+        run = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--no-live"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)  # fmt: skip
+
+    def ids(group: list[Story]) -> set[str]:
+        return {article_id(f"{local_site.base}/news/{story.slug}.html") for story in group}
+
+    def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value := predicate():
+                return value
+            if run.poll() is not None:
+                pytest.fail(f"akhbar run exited ({run.returncode}):\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.25)
+        pytest.fail(f"timed out after {timeout}s waiting for {what}:\n{log_path.read_text()[-3000:]}")
+
+    try:
+        wait_for(lambda: ids(before) <= docs(data).keys(), 120, "the first articles indexed")
+        old_broker = wait_for(lambda: tansu_pid(run.pid), 10, "the broker process")
+        os.kill(old_broker, signal.SIGKILL)  # the broker crashes: every topic, offset and group is gone
+        for story in during:
+            local_site.add(story)
+        wait_for(lambda: (pid := tansu_pid(run.pid)) and pid != old_broker, 30, "the supervisor's new broker")
+        assert "restarting it" in log_path.read_text()
+        for story in after:
+            local_site.add(story)
+
+        wanted = ids(before) | ids(during) | ids(after)
+        wait_for(lambda: wanted <= docs(data).keys(), 120, "every article published after the crash indexed")
+        time.sleep(3)  # two more polls: anything doubled would show now
+        stored = docs(data)
+        assert set(stored) == wanted
+        assert all(doc["reported_by"] == [] and doc["dedup"]["status"] == "unique" for doc in stored.values())
+        connectors = json.loads((data / "stats" / "connectors.json").read_text(encoding="utf-8"))["counts"]
+        assert connectors["connector.published"] >= len(wanted)
+    finally:
+        run.send_signal(signal.SIGINT)
+        code = run.wait(timeout=20)
+    assert code == 0, log_path.read_text()[-3000:]
+    assert re.search(r"broker 127\.0\.0\.1:\d+", log_path.read_text())
