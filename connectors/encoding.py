@@ -42,23 +42,31 @@ def declared_encoding(body: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
+def _strict(body: bytes, name: str) -> str | None:
+    """``body`` decoded strictly, or None; a UTF-8 body cut short inside its last character still counts as
+    UTF-8 (a dropped connection), else detection would take it for a single-byte code page (mojibake)."""
+    try:
+        return body.decode(name)
+    except UnicodeDecodeError as exc:
+        if name == "utf-8" and exc.reason == "unexpected end of data" and exc.end == len(body):
+            return body.decode(name, errors="replace")
+        return None
+    except LookupError:
+        return None
+
+
 def _try(body: bytes, label: str | None) -> tuple[str, str] | None:
     name = codec_name(label)
     if name is None:
         return None
-    try:
-        return body.decode(name), name
-    except (UnicodeDecodeError, LookupError):
-        return None
+    text = _strict(body, name)
+    return None if text is None else (text, name)
 
 
 def detect(body: bytes, language: str | None = "ar") -> str:
     """Best guess of the encoding of ``body`` (strict UTF-8 first)."""
-    try:
-        body.decode("utf-8")
+    if _strict(body, "utf-8") is not None:
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
     isolation = ARABIC_CODEPAGES if (language or "").startswith("ar") else None
     best = from_bytes(body[:200_000], cp_isolation=isolation).best()
     if best is None:

@@ -56,14 +56,15 @@ def parse_feed(body: bytes, header_charset: str | None, language: str | None, ba
     feed = ParsedFeed(entries=list(parsed.entries), encoding=encoding, title=parsed.feed.get("title"))
     if parsed.bozo:
         feed.problems.append(f"malformed feed: {type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}")
-    if not parsed.version and not feed.entries:
+    if not parsed.get("version") and not feed.entries:  # an empty body has no version attribute at all
         raise ValueError(f"not a feed: {feed.problems[0] if feed.problems else 'no RSS/Atom root element'}")
     return feed
 
 
 def _when(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        # dict.get: FeedParserDict maps a missing updated_parsed to published_parsed with a DeprecationWarning
+        value = dict.get(entry, key)
         if value:
             return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
     return None

@@ -37,7 +37,9 @@ _BLOCK_TAG = re.compile(
     r"<\s*/?\s*(?:br|p|div|li|ul|ol|h[1-6]|tr|table|blockquote|section|article)\b[^>]{0,2000}>", re.I
 )
 _TAG = re.compile(r"<[^<>]{0,2000}>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Also bidi embeddings, overrides and isolates, zero-width space and BOM: left unbalanced in a title they reverse
+# or hide whatever is displayed after them (search keys drop them anyway; LRM/RLM, ZWJ and ZWNJ are kept).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u200b\ufeff]")
 _INLINE_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " « ")
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
