@@ -250,9 +250,14 @@ def choose_published_at(
 
 def _title(raw: RawArticle, page: PageMeta | None) -> str:
     """The page's title (site name removed), else the feed's; "" when neither has one."""
-    page_title = _strip_site_name(clean_text(page.title), page.site_name) if page and page.title else ""
-    feed_title = clean_text(strip_markup(raw.title)) if _MARKUP.search(raw.title) else clean_text(raw.title)
+    page_title = _strip_site_name(_plain_title(page.title), page.site_name) if page and page.title else ""
+    feed_title = _plain_title(raw.title)
     return " ".join((page_title or feed_title).split())
+
+
+def _plain_title(title: str) -> str:
+    """A title as display text: markup dropped (escaped in feeds, or literal text inside a page's <title>)."""
+    return clean_text(strip_markup(title)) if _MARKUP.search(title) else clean_text(title)
 
 
 def _drop_title_line(text: str, title: str) -> str:
