@@ -99,7 +99,9 @@ def test_extracted_title_and_text_hold_no_markup_controls_or_bidi(title: str, bo
     url = "https://hostile.example/p"
     text = "\n".join(POOL[:3]) + "\n" + body
     fields = {"html": f"<html><head><title>{title}</title></head><body><article><p>{text}</p></article></body></html>"}
-    raw = RawArticle(id=article_id(url), url=url, source="s", title=title, **(fields if as_html else {"text": text}))
+    raw = RawArticle.model_validate(
+        {"id": article_id(url), "url": url, "source": "s", "title": title, **(fields if as_html else {"text": text})}
+    )
     try:
         article = extract_article(raw, ExtractConfig())
     except Dropped as drop:
