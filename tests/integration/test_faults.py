@@ -40,7 +40,11 @@ VOLATILE = ("indexed_at", "enriched_at")  # set again whenever a document is rew
 
 
 def wait_for(
-    predicate: Callable[[], T | None], timeout: float, what: str, check: Callable[[], None] = lambda: None
+    predicate: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    check: Callable[[], None] = lambda: None,
+    explain: Callable[[], str] = lambda: "",
 ) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -49,7 +53,7 @@ def wait_for(
             return value
         check()
         time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    pytest.fail(f"timed out after {timeout}s waiting for {what}\n{explain()}")
 
 
 class Pipeline:
@@ -164,7 +168,12 @@ class Pipeline:
             docs = self.docs()
             return docs if ids <= docs.keys() else None
 
-        return wait_for(all_there, timeout, f"{len(ids)} documents indexed", self.alive)
+        return wait_for(all_there, timeout, f"{len(ids)} documents indexed", self.alive, self.explain)
+
+    def explain(self) -> str:
+        """What the newest worker says: its counters and the tail of its log (for a failure message)."""
+        log = self.log(len(self.workers) - 1)
+        return f"{len(self.docs())} documents; worker counters {self.counts()}\nnewest worker log:\n{log[-4000:]}"
 
 
 def stop(worker: subprocess.Popen[bytes]) -> None:
@@ -309,20 +318,39 @@ def test_locked_store_holds_the_backlog_until_released(pipeline: Pipeline) -> No
 
 def test_worker_killed_mid_stream_loses_and_doubles_nothing(pipeline: Pipeline) -> None:
     first = pipeline.start_worker()
-    articles = corpus(300, seed=31)
+    articles = corpus(200, seed=31)
     originals, folded = reference(articles)  # the recombined corpus holds a few chance near-duplicates
     pipeline.send(articles)
     # kill while batches are in flight: some indexed, most not (offsets of the work in hand are not committed)
-    wait_for(lambda: 0 < len(pipeline.docs()) < len(articles) - 100, 90, "indexing under way", pipeline.alive)
+    wait_for(lambda: 0 < len(pipeline.docs()) < len(articles) - 60, 90, "indexing under way", pipeline.alive)
     pipeline.halt(first, signal.SIGKILL)
     indexed_at_kill = len(pipeline.docs())
     assert indexed_at_kill < len(articles)
 
-    pipeline.start_worker()
+    second = pipeline.start_worker()
     pipeline.wait_indexed(originals, 150)
     wait_for(lambda: all_folded(pipeline.docs(), folded), 30, "duplicates folded", pipeline.alive)
     time.sleep(1.5)
     # the same documents and the same duplicate decisions as a run without the kill
+    assert_indexed_once(pipeline.docs(), originals, folded)
+
+    # now exactly inside a batch: the index agent holds a batch it cannot write (store locked) when it dies
+    later = corpus(30, seed=32)
+    originals, folded = reference([*articles, *later])
+    lock = sqlite3.connect(pipeline.data / "search.sqlite3", timeout=30, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        pipeline.send(later)
+        wait_for(lambda: pipeline.count("index.in") > pipeline.count("index.out"), 60, "a batch in the sink",
+                 pipeline.alive)  # fmt: skip
+        pipeline.halt(second, signal.SIGKILL)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    pipeline.start_worker()
+    pipeline.wait_indexed(originals, 90)
+    wait_for(lambda: all_folded(pipeline.docs(), folded), 30, "duplicates folded", pipeline.alive)
+    time.sleep(1.5)
     assert_indexed_once(pipeline.docs(), originals, folded)
     assert pipeline.dead_letters() == []
 
