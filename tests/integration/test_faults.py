@@ -118,9 +118,12 @@ class Pipeline:
 
     # -- input ---------------------------------------------------------------------------------------------
     def send(self, articles: Iterable[RawArticle]) -> None:
-        for raw in articles:
-            self.send_bytes(TOPIC_RAW, raw.id.encode(), raw.to_json())
+        """Publish raw articles and wait for every acknowledgement (a failed send fails the test here)."""
+        assert self.producer is not None
+        futures = [self.producer.send(TOPIC_RAW, key=raw.id.encode(), value=raw.to_json()) for raw in articles]
         self.flush()
+        for future in futures:
+            future.get(timeout=30)
 
     def send_bytes(self, topic: str, key: bytes | None, value: bytes) -> None:
         assert self.producer is not None
@@ -173,7 +176,18 @@ class Pipeline:
     def explain(self) -> str:
         """What the newest worker says: its counters and the tail of its log (for a failure message)."""
         log = self.log(len(self.workers) - 1)
-        return f"{len(self.docs())} documents; worker counters {self.counts()}\nnewest worker log:\n{log[-4000:]}"
+        on_raw = self.topic_count(TOPIC_RAW)
+        return (f"{len(self.docs())} documents; {on_raw} messages on {TOPIC_RAW}; worker counters {self.counts()}"
+                f"\nnewest worker log:\n{log[-4000:]}")  # fmt: skip
+
+    def topic_count(self, topic: str) -> int:
+        consumer = KafkaConsumer(bootstrap_servers=self.broker.bootstrap, consumer_timeout_ms=2500)
+        try:
+            consumer.assign([TopicPartition(topic, 0)])
+            consumer.seek_to_beginning()
+            return sum(1 for _ in consumer)
+        finally:
+            consumer.close()
 
 
 def stop(worker: subprocess.Popen[bytes]) -> None:
