@@ -53,8 +53,9 @@ class Stages:
         self.counters = counters
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
-        self._last_expiry = time.monotonic()
+        self._last_expiry = {"dedup": time.monotonic(), "cluster": time.monotonic()}
         self._sink_open = False
+        self.dedup_index_stale = True  # rebuilt from the recovered table before the first article
 
     # -- routing -------------------------------------------------------------------------------------------
     async def dead_letter(self, event: faust.EventT, stage: str, reason: str, error_type: str,
@@ -93,6 +94,9 @@ class Stages:
             return
         if self.archive is not None:
             self.archive.append(event.value)
+        if self.dedup_index_stale:
+            self.counters.set("dedup.indexed_articles", self.chain.deduplicator.rebuild_index())
+            self.dedup_index_stale = False
         try:
             article = await asyncio.to_thread(self.chain.extract, raw)
             article = self.chain.deduplicate(article)
@@ -106,15 +110,14 @@ class Stages:
         self.counters.inc("dedup", article.dedup.status)
         await self._send_with_retry(self.topics.articles, article.id.encode(), article.to_json())
         self.counters.inc("extract", "out")
-        self._maybe_expire()
+        self._maybe_expire("dedup", self.chain.deduplicator.expire)
 
-    def _maybe_expire(self) -> None:
-        """Expire old dedup state from inside stream iteration (Faust tables refuse writes from elsewhere)."""
-        if time.monotonic() - self._last_expiry < EXPIRE_EVERY_SECONDS:
+    def _maybe_expire(self, stage: str, expire: Any) -> None:
+        """Expire old state from inside its stage's stream iteration (Faust tables refuse writes elsewhere)."""
+        if time.monotonic() - self._last_expiry[stage] < EXPIRE_EVERY_SECONDS:
             return
-        self._last_expiry = time.monotonic()
-        removed = self.chain.deduplicator.expire(datetime.now(UTC))
-        self.counters.inc("dedup", "expired", removed)
+        self._last_expiry[stage] = time.monotonic()
+        self.counters.inc(stage, "expired", expire(datetime.now(UTC)))
 
     # -- news.articles.v1 → news.enriched.v1 ----------------------------------------------------------------
     async def handle_article(self, event: faust.EventT) -> None:
@@ -131,6 +134,7 @@ class Stages:
             return
         await self._send_with_retry(self.topics.enriched, enriched.id.encode(), enriched.to_json())
         self.counters.inc("enrich", "out")
+        self._maybe_expire("cluster", self.chain.clusterer.expire)
 
     # -- news.enriched.v1 → sink ----------------------------------------------------------------------------
     async def handle_batch(self, events: Sequence[faust.EventT]) -> None:

@@ -14,6 +14,7 @@ import faust
 from pipeline.agents import Stages, register_agents
 from pipeline.app import create_app, declare_tables, declare_topics
 from pipeline.archive import RawArchive
+from pipeline.faust_fixes import apply as apply_faust_fixes
 from pipeline.observability import serve_observability
 from pipeline.settings import Settings
 from pipeline.sinks.base import open_sink
@@ -34,6 +35,7 @@ def chain_config(settings: Settings) -> ChainConfig:
 
 def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Counters]:
     """Everything the worker needs, built once at start-up: app, topics, tables, chain, sink, agents."""
+    apply_faust_fixes()
     app = create_app(settings, bootstrap)
     topics = declare_topics(app, settings)
     dedup_table, cluster_table = declare_tables(app, settings)
@@ -43,6 +45,12 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
     stages = Stages(topics, chain, open_sink(settings), counters, batch_size=settings.sink_batch_size,
                     batch_seconds=settings.sink_batch_seconds, archive=archive)  # fmt: skip
     register_agents(app, stages)
+
+    async def on_assigned(*_: object, **__: object) -> None:
+        # Agents resume only after the tables are recovered, so the next article rebuilds from recovered state.
+        stages.dedup_index_stale = True
+
+    app.on_partitions_assigned.connect(on_assigned)
     stats_dir = settings.stats_dir
 
     async def write_stats() -> None:

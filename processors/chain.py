@@ -50,10 +50,12 @@ class ArticleChain:
         return article
 
     def enrich(self, article: Article) -> EnrichedArticle:
-        """Enrich a unique article; a duplicate passes through unenriched (the sink folds it into the original)."""
-        if article.dedup.status != "unique":
-            return EnrichedArticle.model_validate(article.model_dump())
-        enriched = self.enricher.enrich(article)
+        """Enrich a unique article; a duplicate is not enriched again (the sink folds it into its original) but
+        takes its original's story cluster, which clustering may have moved since dedup judged it."""
+        if article.dedup.status == "unique":
+            enriched = self.enricher.enrich(article)
+        else:
+            enriched = EnrichedArticle.model_validate(article.model_dump())
         enriched.dedup.cluster_id = self.clusterer.assign(enriched)
         return enriched
 

@@ -27,16 +27,18 @@ LSH: our own banding over the store (datasketch's MinHashLSH cannot live in a Mu
 rows, so a pair at J = 0.3 becomes a candidate with p = 0.998 and at J = 0.15 with p = 0.77; random pairs
 (J ≈ 0.01) collide in one band with p ≈ 0.006, so each check scores at most `max_candidates` articles, those
 sharing the most bands first. A bucket keeps its `max_bucket` newest ids, so boilerplate shared by many
-articles cannot make lookups grow. Cost: 64 bucket writes per non-exact article (each one changelog record in a
-Faust table, sent without waiting); 42×3 bands cut that by a third at a measured recall of 0.98 (min over 20
-shuffled orders of the dev set), 32×4 falls to 0.90.
+articles cannot make lookups grow. The buckets live in memory (`BandIndex`), derived from the signatures in
+the store and rebuilt from them by `rebuild_index()` after a table recovery or a rebalance: persisted, they
+cost 64 changelog records per article (each holding its whole bucket) and made the Faust table the pipeline's
+bottleneck. Memory: about 64 small entries per article in the window. 42×3 bands would cut that by a third at
+a measured recall of 0.98 (min over 20 shuffled orders of the dev set); 32×4 falls to 0.90.
 
 Store layout (keys str, values JSON-serialisable; one `store[k] = v` per change, never in-place mutation,
 because a Faust Table only records assignments): `a:<id>` → the decision, signature, shingle count, root and
-time; `h:<text_hash>` → first id with that text; `b:<band>:<values>` → [[id, time], …]; `p:<root id>` → the
+time; `h:<text_hash>` → first id with that text; `p:<root id>` → the
 outlets that carried the story (`reported_by`). Times are the article's `fetched_at` (seconds since the epoch):
 a candidate further than `window_days` from the article is ignored, and `expire(now)` removes state older
-than the window. Only `expire` iterates the store.
+than the window. Only `expire` and `rebuild_index` iterate the store.
 
 Pipeline facts. `news.raw.v1` is keyed by article id and has ONE partition by default (`AKHBAR_RAW_PARTITIONS=1`),
 so one worker owns all dedup state at a time (a Faust table whose changelog is written to the partition of the
@@ -104,6 +106,16 @@ class Deduplicator:
         self.config = config
         self.signer = TextSigner(config.num_perm, config.shingle_words)
         self._window = timedelta(days=config.window_days).total_seconds()
+        self.index = BandIndex(config.bands, config.rows, config.max_bucket)
+
+    def rebuild_index(self) -> int:
+        """Rebuild the in-memory LSH buckets from the stored signatures (after a Faust table recovery or a
+        rebalance, or when opening a restored store); returns the number of articles indexed."""
+        self.index.clear()
+        entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("a:") and "sig" in value]
+        for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
+            self.index.add(article_id, entry["t"], self.index.keys(np.asarray(entry["sig"], dtype=np.uint32)))
+        return len(entries)
 
     def check(self, article: Article) -> DedupInfo:
         """The dedup decision for ``article`` (the first decision again when its id was seen before)."""
@@ -112,7 +124,7 @@ class Deduplicator:
             return _decision(seen)
         moment = article.fetched_at.timestamp()
         signature, size = self.signer.signature(article.text)
-        bands = self._band_keys(signature)
+        bands = self.index.keys(signature)
         exact = self._exact_match(article, moment)
         if exact is not None:
             info, root = exact, exact.duplicate_of or article.id
@@ -130,16 +142,10 @@ class Deduplicator:
     def expire(self, now: datetime) -> int:
         """Drop state older than the window before ``now``; returns how many store keys were removed."""
         cutoff = now.timestamp() - self._window
+        self.index.expire(cutoff)
         removed = 0
         for key, value in list(self.store.items()):
-            if key.startswith("b:"):
-                kept = [item for item in value if item[1] >= cutoff]
-                if len(kept) == len(value):
-                    continue
-                if kept:
-                    self.store[key] = kept
-                    continue
-            elif _time_of(value) >= cutoff:
+            if _time_of(value) >= cutoff:
                 continue
             del self.store[key]
             removed += 1
@@ -156,7 +162,7 @@ class Deduplicator:
         )
 
     def _best_match(
-        self, article_id: str, bands: list[str], signature: np.ndarray, size: int, moment: float
+        self, article_id: str, bands: list[int], signature: np.ndarray, size: int, moment: float
     ) -> _Match | None:
         matches: list[_Match] = []
         for candidate_id in self._candidates(article_id, bands, moment):
@@ -168,12 +174,11 @@ class Deduplicator:
         # Highest Jaccard, then containment; the smaller id breaks ties, so every worker picks the same one.
         return min(matches, key=lambda m: (-m.jaccard, -m.containment, m.id), default=None)
 
-    def _candidates(self, article_id: str, bands: list[str], moment: float) -> list[str]:
+    def _candidates(self, article_id: str, bands: list[int], moment: float) -> list[str]:
         hits: Counter[str] = Counter()
-        for key in bands:
-            for candidate_id, when in self.store.get(key, ()):
-                if candidate_id != article_id and abs(moment - when) <= self._window:
-                    hits[candidate_id] += 1
+        for candidate_id, when in self.index.members(bands):
+            if candidate_id != article_id and abs(moment - when) <= self._window:
+                hits[candidate_id] += 1
         # Most shared bands first; ties broken by id so that the choice is deterministic.
         ranked = sorted(hits.items(), key=lambda item: (-item[1], item[0]))
         return [candidate_id for candidate_id, _ in ranked[: self.config.max_candidates]]
@@ -197,17 +202,14 @@ class Deduplicator:
         return DedupInfo(status="unique", cluster_id=article_id), article_id
 
     def _remember(
-        self, article: Article, info: DedupInfo, root: str, sketch: tuple[np.ndarray, int, list[str]], moment: float
+        self, article: Article, info: DedupInfo, root: str, sketch: tuple[np.ndarray, int, list[int]], moment: float
     ) -> None:
         signature, size, bands = sketch
         entry = info.model_dump(mode="json") | {"root": root, "t": moment, "n": size}
         if info.status != "duplicate" and size:  # an exact copy adds nothing its original's signature holds
             entry["sig"] = signature.tolist()
-            newest = self.config.max_bucket - 1
-            for key in bands:
-                # check() returns early for a known id, so the id cannot already be in its buckets.
-                old = self.store.get(key)
-                self.store[key] = [*old[-newest:], [article.id, moment]] if old else [[article.id, moment]]
+            # check() returns early for a known id, so the id cannot already be in its buckets.
+            self.index.add(article.id, moment, bands)
         self.store[f"a:{article.id}"] = entry
         if self.store.get(f"h:{article.text_hash}") is None:
             self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
@@ -222,12 +224,49 @@ class Deduplicator:
         reporters.append(reporter.model_dump(mode="json") | {"t": moment})
         self.store[key] = reporters
 
-    def _band_keys(self, signature: np.ndarray) -> list[str]:
-        rows = self.config.rows
-        return [
-            f"b:{band}:{signature[band * rows : (band + 1) * rows].tobytes().hex()}"
-            for band in range(self.config.bands)
-        ]
+
+class BandIndex:
+    """The LSH buckets, in memory only: one dict per band from the band's value to its newest (id, time) pairs.
+
+    Derived from the signatures kept in the store, so it is never persisted: written to a Faust table it cost a
+    changelog record per band per article (64, each holding its whole bucket), which made the table the
+    pipeline's bottleneck. ``Deduplicator.rebuild_index`` rebuilds it after a recovery or a rebalance.
+    """
+
+    def __init__(self, bands: int, rows: int, max_bucket: int) -> None:
+        self.bands, self.rows, self.max_bucket = bands, rows, max_bucket
+        self.buckets: list[dict[int, list[tuple[str, float]]]] = [{} for _ in range(bands)]
+
+    def keys(self, signature: np.ndarray) -> list[int]:
+        """One integer per band: the band's rows packed together."""
+        rows = signature.astype(np.uint32).reshape(self.bands, self.rows)
+        return [int.from_bytes(row.tobytes(), "little") for row in rows]
+
+    def add(self, article_id: str, moment: float, keys: list[int]) -> None:
+        for band, key in zip(self.buckets, keys, strict=True):
+            bucket = band.setdefault(key, [])
+            bucket.append((article_id, moment))
+            if len(bucket) > self.max_bucket:
+                del bucket[0]
+
+    def members(self, keys: list[int]) -> list[tuple[str, float]]:
+        return [item for band, key in zip(self.buckets, keys, strict=True) for item in band.get(key, ())]
+
+    def expire(self, cutoff: float) -> None:
+        for band in self.buckets:
+            for key in [k for k, bucket in band.items() if any(item[1] < cutoff for item in bucket)]:
+                kept = [item for item in band[key] if item[1] >= cutoff]
+                if kept:
+                    band[key] = kept
+                else:
+                    del band[key]
+
+    def clear(self) -> None:
+        for band in self.buckets:
+            band.clear()
+
+    def __len__(self) -> int:
+        return sum(len(band) for band in self.buckets)
 
 
 def _containment(jaccard: float, size_a: int, size_b: int) -> float:

@@ -61,7 +61,12 @@ def article_from(raw: RawArticle, status: str = "unique") -> Article:
 class FakeChain:
     def __init__(self, outcome: Exception | None = None) -> None:
         self.outcome = outcome
-        self.deduplicator = self
+        self.deduplicator = self.clusterer = self
+        self.rebuilds = 0
+
+    def rebuild_index(self) -> int:
+        self.rebuilds += 1
+        return 0
 
     def extract(self, raw: RawArticle) -> Article:
         if self.outcome:
@@ -131,6 +136,11 @@ def test_valid_raw_is_forwarded_keyed_by_id():
     [(key, value)] = topics.articles.sent  # type: ignore[attr-defined]
     assert key == b"id3" and Article.model_validate_json(value).dedup.status == "unique"
     assert stages.counters.get("extract", "out") == 1 and stages.counters.get("dedup", "unique") == 1
+    asyncio.run(stages.handle_raw(Event(raw_record(4).to_json(), Msg("news.raw.v1"))))
+    assert stages.chain.rebuilds == 1  # the LSH index is rebuilt once, before the first article
+    stages.dedup_index_stale = True  # a rebalance
+    asyncio.run(stages.handle_raw(Event(raw_record(5).to_json(), Msg("news.raw.v1"))))
+    assert stages.chain.rebuilds == 2
 
 
 @pytest.mark.parametrize(
