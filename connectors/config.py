@@ -89,7 +89,7 @@ class SitemapSource(_SourceBase):
 
 
 Source = Annotated[RssSource | WebSource | SitemapSource, Field(discriminator="type")]
-_SOURCE_ADAPTER: TypeAdapter[Source] = TypeAdapter(Source)  # type: ignore[arg-type]
+_SOURCE_ADAPTER: TypeAdapter[Source] = TypeAdapter(Source)  # type: ignore[arg-type, unused-ignore]  # mypy flips on this alias
 
 
 class FeedsFile(BaseModel):

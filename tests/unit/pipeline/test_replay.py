@@ -56,7 +56,9 @@ def test_replay_from_topic_republishes_only_valid_records(kafka_bootstrap):
     consumer.assign([TopicPartition(TOPIC_RAW, p) for p in consumer.partitions_for_topic(TOPIC_RAW) or {0}])
     consumer.seek_to_beginning()
     try:
-        mine = [m for m in consumer if m.value != b"not json" and RawArticle.model_validate_json(m.value).source == source]
+        mine = [
+            m for m in consumer if m.value != b"not json" and RawArticle.model_validate_json(m.value).source == source
+        ]
     finally:
         consumer.close()
     assert len(mine) == 8
