@@ -16,6 +16,7 @@ run: $(STAMP)  ## the whole pipeline on this machine (embedded broker and search
 	$(VENV)/bin/akhbar run $(ARGS)
 
 test: $(STAMP)  ## the test suite (integration tests use the embedded broker)
+	bash tools/ensure-chromium.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
