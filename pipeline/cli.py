@@ -172,12 +172,14 @@ def replay(
 
 
 def _register_area_commands() -> None:
-    """Commands whose options live beside their code (search, setup, feeds)."""
+    """Commands whose options live beside their code (search, serve, setup, feeds)."""
     from connectors.cli import feeds_app
     from pipeline.search import search_command
     from pipeline.setup import setup_command
+    from pipeline.web.server import serve_command
 
     app.command("search")(search_command)
+    app.command("serve")(serve_command)
     app.command("setup")(setup_command)
     app.add_typer(feeds_app, name="feeds", help="Validate, test-fetch and list the sources of config/feeds.yaml.")
 

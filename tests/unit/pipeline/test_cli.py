@@ -21,7 +21,7 @@ def clean_env(monkeypatch, tmp_path):
 def test_help_lists_the_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "worker", "connectors", "process", "status", "search", "setup", "feeds", "replay"):
+    for command in ("run", "worker", "connectors", "process", "status", "search", "serve", "setup", "feeds", "replay"):
         assert command in result.output
 
 

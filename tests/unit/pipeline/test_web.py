@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +95,31 @@ def test_page_config_and_security_headers(settings: Settings) -> None:
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert config["tile_url"] == "http://127.0.0.1:9/{z}/{x}/{y}.png"
     assert leaflet_status == 200
+
+
+def test_the_serve_command_serves_the_page_and_the_api(tmp_path: Path) -> None:
+    """`akhbar serve` as a user starts it: a child process on a free port, stopped with SIGINT (Ctrl-C)."""
+    fill(tmp_path / "search.sqlite3")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")} | {"AKHBAR_DATA_DIR": str(tmp_path)}
+    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        page = search = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and search is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+                query = urllib.parse.quote("غزة")
+                search = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q={query}").read())
+            except OSError:
+                assert child.poll() is None, child.communicate()[0].decode(errors="replace")
+                time.sleep(0.2)
+        assert page is not None and 'dir="rtl"' in page
+        assert search is not None and [hit["title"] for hit in search["hits"]] == ["قصف على غزة"]
+    finally:
+        child.send_signal(signal.SIGINT)
+        output = child.communicate(timeout=15)[0].decode(errors="replace")
+    assert f"http://127.0.0.1:{port}/" in output and child.returncode == 0
