@@ -55,7 +55,8 @@ class Stages:
         self.batch_seconds = batch_seconds
         self._last_expiry = {"dedup": time.monotonic(), "cluster": time.monotonic()}
         self._sink_open = False
-        self.dedup_index_stale = True  # rebuilt from the recovered table before the first article
+        # In-memory indexes over the tables, rebuilt from the recovered table before each stage's first article.
+        self.stale_indexes = {"dedup", "cluster"}
 
     # -- routing -------------------------------------------------------------------------------------------
     async def dead_letter(self, event: faust.EventT, stage: str, reason: str, error_type: str,
@@ -94,9 +95,7 @@ class Stages:
             return
         if self.archive is not None:
             self.archive.append(event.value)
-        if self.dedup_index_stale:
-            self.counters.set("dedup.indexed_articles", self.chain.deduplicator.rebuild_index())
-            self.dedup_index_stale = False
+        self._rebuild_if_stale("dedup", self.chain.deduplicator.rebuild_index)
         try:
             article = await asyncio.to_thread(self.chain.extract, raw)
             article = self.chain.deduplicate(article)
@@ -111,6 +110,12 @@ class Stages:
         await self._send_with_retry(self.topics.articles, article.id.encode(), article.to_json())
         self.counters.inc("extract", "out")
         self._maybe_expire("dedup", self.chain.deduplicator.expire)
+
+    def _rebuild_if_stale(self, stage: str, rebuild: Any) -> None:
+        """Rebuild a stage's in-memory index from inside its own stream (the table is recovered by then)."""
+        if stage in self.stale_indexes:
+            self.stale_indexes.discard(stage)
+            self.counters.set(f"{stage}.indexed_articles", rebuild())
 
     def _maybe_expire(self, stage: str, expire: Any) -> None:
         """Expire old state from inside its stage's stream iteration (Faust tables refuse writes elsewhere)."""
@@ -127,6 +132,7 @@ class Stages:
         except ValidationError as exc:
             await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
             return
+        self._rebuild_if_stale("cluster", self.chain.clusterer.rebuild_index)
         try:
             enriched = self.chain.enrich(article)
         except Exception as exc:

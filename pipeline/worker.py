@@ -48,7 +48,7 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
 
     async def on_assigned(*_: object, **__: object) -> None:
         # Agents resume only after the tables are recovered, so the next article rebuilds from recovered state.
-        stages.dedup_index_stale = True
+        stages.stale_indexes = {"dedup", "cluster"}
 
     app.on_partitions_assigned.connect(on_assigned)
     stats_dir = settings.stats_dir

@@ -18,14 +18,19 @@ the same event have word overlap 0.35–0.60; different events from the same pla
 stored exactly (≤ `max_words` CRC-32 hashes, base64 of the sorted array, ~2 KB), not as MinHash: at these low
 overlaps a 128-permutation estimate errs by ±0.07, too close to the gap.
 
-Store layout (keys str, JSON values, one assignment per change): `s:<id>` → cluster, time, keys, words;
-`k:<key>` → [[id, time], …] (newest `max_postings`). With several partitions of `news.articles.v1`, each
-worker's table sees its partition only, so clusters form within a partition (see processors.dedup).
+Store layout (keys str, JSON values, one assignment per change): `s:<id>` → cluster, time, keys, words; one
+changelog record per article. The posting lists (key → newest `max_postings` ids) live in memory
+(`StoryIndex`, beside each recent article's cluster, keys and words) and are rebuilt from the `s:` entries by
+`rebuild_index()` after a table recovery or a rebalance: persisted, each article rewrote ~20 lists of up to
+200 entries, the pipeline's largest cost. With
+several partitions of `news.articles.v1`, each worker's table sees its partition only, so clusters form
+within a partition (see processors.dedup).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import zlib
 from collections import Counter
 from collections.abc import MutableMapping
@@ -75,12 +80,22 @@ class StoryClusterer:
         self.config = config
         self._words = TextSigner(num_perm=8, shingle_words=1)  # only its tokeniser is used here
         self._window = timedelta(hours=config.window_hours).total_seconds()
+        self.index = StoryIndex(config.max_postings)
+
+    def rebuild_index(self) -> int:
+        """Rebuild the in-memory posting lists from the stored articles (after a Faust table recovery or a
+        rebalance, or when opening a restored store); returns the number of articles indexed."""
+        self.index.clear()
+        entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("s:")]
+        for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
+            self.index.add(article_id, _Stored.from_entry(entry))
+        return len(entries)
 
     def assign(self, article: EnrichedArticle) -> str:
         """The cluster_id of ``article`` (an earlier article's when they report the same event)."""
-        seen = self.store.get(f"s:{article.id}")
+        seen = self.index.articles.get(article.id) or self._stored(article.id)
         if seen is not None:
-            return str(seen["c"])
+            return seen.cluster
         keys = story_keys(article)
         words = self.content_words(f"{article.title}\n{article.text}")
         moment = article.published_at.timestamp()
@@ -91,70 +106,125 @@ class StoryClusterer:
     def expire(self, now: datetime) -> int:
         """Drop state older than ``window_days`` before ``now``; returns how many store keys were removed."""
         cutoff = now.timestamp() - timedelta(days=self.config.window_days).total_seconds()
-        removed = 0
-        for key, value in list(self.store.items()):
-            if key.startswith("k:"):
-                kept = [item for item in value if item[1] >= cutoff]
-                if kept:
-                    if len(kept) != len(value):
-                        self.store[key] = kept
-                    continue
-            elif not key.startswith("s:") or value["t"] >= cutoff:
-                continue
+        self.index.expire(cutoff)
+        stale = [key for key, value in self.store.items() if key.startswith("s:") and value["t"] < cutoff]
+        for key in stale:
             del self.store[key]
-            removed += 1
-        return removed
+        return len(stale)
 
     def content_words(self, text: str) -> np.ndarray:
         """Sorted distinct CRC-32 hashes of the lightly stemmed content words (first ``max_words``)."""
-        stems: dict[str, None] = {}
+        hashes: dict[int, None] = {}
         for word in self._words.words(text):
-            if len(word) > 2 and word not in _STOP_WORDS and not word.isdigit():
-                stems.setdefault(_light_stem(word))
-                if len(stems) >= self.config.max_words:
+            hashed = _content_hash(word)
+            if hashed is not None:
+                hashes.setdefault(hashed)
+                if len(hashes) >= self.config.max_words:
                     break
-        return np.unique(np.fromiter((zlib.crc32(s.encode()) for s in stems), dtype=np.uint32, count=len(stems)))
+        return np.unique(np.fromiter(hashes, dtype=np.uint32, count=len(hashes)))
 
     def _inherited(self, article: EnrichedArticle) -> str | None:
         """A reprint belongs to its original's story cluster."""
         if article.dedup.status == "unique" or not article.dedup.duplicate_of:
             return None
-        original = self.store.get(f"s:{article.dedup.duplicate_of}")
-        return str(original["c"]) if original else article.dedup.cluster_id
+        original = self.index.articles.get(article.dedup.duplicate_of) or self._stored(article.dedup.duplicate_of)
+        return original.cluster if original else article.dedup.cluster_id
 
     def _confirmed(self, article: EnrichedArticle, keys: list[str], words: np.ndarray, moment: float) -> str | None:
         linked = article.dedup.cluster_id if article.dedup.cluster_id not in (None, article.id) else None
+        candidates = [
+            (candidate_id, stored)
+            for candidate_id in self._candidates(article.id, keys, moment, linked)
+            if (stored := self.index.articles.get(candidate_id)) is not None
+            and abs(moment - stored.time) <= self._window
+        ]
+        overlaps = _overlaps(words, [stored.words for _, stored in candidates])
+        own_keys = frozenset(keys)
         confirmed: list[_Candidate] = []
-        for candidate_id in self._candidates(article.id, keys, moment, linked):
-            entry = self.store.get(f"s:{candidate_id}")
-            if entry is None or abs(moment - entry["t"]) > self._window:
-                continue
-            shared = len(set(keys) & set(entry["k"]))
-            overlap = _overlap(words, _unpack(entry["w"]))
+        for (candidate_id, stored), overlap in zip(candidates, overlaps, strict=True):
+            shared = len(own_keys & stored.keys)
             text_linked = candidate_id == linked and shared >= 1
             if text_linked or (shared >= self.config.min_shared_keys and overlap >= self.config.min_word_overlap):
-                confirmed.append(_Candidate(candidate_id, str(entry["c"]), shared, overlap))
+                confirmed.append(_Candidate(candidate_id, stored.cluster, shared, overlap))
         # Most words in common, then most keys; the smaller id breaks ties (the same choice on every worker).
         best = min(confirmed, key=lambda c: (-c.overlap, -c.shared, c.id), default=None)
         return best.cluster if best else None
 
     def _candidates(self, article_id: str, keys: list[str], moment: float, linked: str | None) -> list[str]:
-        hits: Counter[str] = Counter()
-        for key in keys:
-            for candidate_id, when in self.store.get(f"k:{key}", ()):
-                if candidate_id != article_id and abs(moment - when) <= self._window:
-                    hits[candidate_id] += 1
-        ranked = [c for c, _ in sorted(hits.items(), key=lambda item: (-item[1], item[0]))]
+        ranked = self.index.ranked(keys, moment, self._window, exclude=article_id)
         if linked and linked not in ranked:
             ranked.insert(0, linked)
         return ranked[: self.config.max_candidates]
 
     def _remember(self, article_id: str, cluster: str, keys: list[str], words: np.ndarray, moment: float) -> None:
         self.store[f"s:{article_id}"] = {"c": cluster, "t": moment, "k": keys, "w": _pack(words)}
+        self.index.add(article_id, _Stored(cluster, moment, frozenset(keys), words))
+
+    def _stored(self, article_id: str) -> _Stored | None:
+        """An article the store holds but the index does not (not rebuilt yet, or an unordered redelivery)."""
+        entry = self.store.get(f"s:{article_id}")
+        return _Stored.from_entry(entry) if entry is not None else None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    cluster: str
+    time: float
+    keys: frozenset[str]
+    words: np.ndarray
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> _Stored:
+        return cls(str(entry["c"]), float(entry["t"]), frozenset(entry["k"]), _unpack(entry["w"]))
+
+
+class StoryIndex:
+    """What clustering looks up, in memory: the recent articles (cluster, time, keys, content words) and, per
+    place/actor key, the newest ``max_postings`` of them.
+
+    Derived from the `s:` entries of the store, so never persisted (``StoryClusterer.rebuild_index``). Memory:
+    about 2 KB per article in the window (its 400 word hashes), plus the posting lists."""
+
+    def __init__(self, max_postings: int) -> None:
+        self.max_postings = max_postings
+        self.articles: dict[str, _Stored] = {}
+        self.postings: dict[str, dict[str, None]] = {}  # insertion-ordered sets: the oldest id first
+
+    def add(self, article_id: str, stored: _Stored) -> None:
+        self.articles[article_id] = stored
+        for key in stored.keys:
+            posting = self.postings.setdefault(key, {})
+            posting.pop(article_id, None)
+            posting[article_id] = None
+            if len(posting) > self.max_postings:
+                del posting[next(iter(posting))]
+
+    def ranked(self, keys: list[str], moment: float, window: float, exclude: str) -> list[str]:
+        """Articles within ``window`` seconds of ``moment`` sharing any of ``keys``: most shared keys first, ties
+        by id (deterministic on every worker)."""
+        hits: Counter[str] = Counter()
         for key in keys:
-            postings = [item for item in self.store.get(f"k:{key}", ()) if item[0] != article_id]
-            postings.append([article_id, moment])
-            self.store[f"k:{key}"] = postings[-self.config.max_postings :]
+            posting = self.postings.get(key)
+            if posting:
+                hits.update(posting.keys())  # keys(), not the dict: counted as elements, in C
+        hits.pop(exclude, None)
+        articles = self.articles
+        within = sorted(i for i in hits if i in articles and abs(moment - articles[i].time) <= window)
+        within.sort(key=hits.__getitem__, reverse=True)  # stable: equal counts stay in id order
+        return within
+
+    def expire(self, cutoff: float) -> None:
+        self.articles = {i: stored for i, stored in self.articles.items() if stored.time >= cutoff}
+        for key in list(self.postings):
+            kept = {i: None for i in self.postings[key] if i in self.articles}
+            if kept:
+                self.postings[key] = kept
+            else:
+                del self.postings[key]
+
+    def clear(self) -> None:
+        self.articles.clear()
+        self.postings.clear()
 
 
 def story_keys(article: EnrichedArticle) -> list[str]:
@@ -182,6 +252,15 @@ def _own(article: EnrichedArticle, keys: list[str]) -> str:
     return article.id
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _content_hash(word: str) -> int | None:
+    """The hash of a normalised word's light stem; None for stop words, digits and words of 1–2 letters. Cached:
+    news vocabulary repeats, and this ran once per word of every article."""
+    if len(word) <= 2 or word in _STOP_WORDS or word.isdigit():
+        return None
+    return zlib.crc32(_light_stem(word).encode())
+
+
 def _light_stem(word: str) -> str:
     # Enough to make و+ال+word and word+ات match across outlets; never used for display or entity matching.
     for prefix in _PREFIXES:
@@ -194,9 +273,18 @@ def _light_stem(word: str) -> str:
     return word
 
 
-def _overlap(left: np.ndarray, right: np.ndarray) -> float:
-    smaller = min(len(left), len(right))
-    return len(np.intersect1d(left, right, assume_unique=True)) / smaller if smaller else 0.0
+def _overlaps(words: np.ndarray, others: list[np.ndarray]) -> list[float]:
+    """Overlap coefficient of ``words`` with each of ``others`` (all sorted and distinct), in one numpy pass."""
+    sizes = np.fromiter((len(o) for o in others), dtype=np.int64, count=len(others))
+    if not len(words) or not sizes.sum():
+        return [0.0] * len(others)
+    joined = np.concatenate(others)
+    positions = np.minimum(np.searchsorted(words, joined), len(words) - 1)
+    found = np.concatenate(([0], np.cumsum(words[positions] == joined)))
+    ends = np.cumsum(sizes)
+    shared = found[ends] - found[ends - sizes]
+    smaller = np.minimum(sizes, len(words))
+    return [float(n) / m if m else 0.0 for n, m in zip(shared.tolist(), smaller.tolist(), strict=True)]
 
 
 def _pack(words: np.ndarray) -> str:

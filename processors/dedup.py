@@ -35,8 +35,9 @@ a measured recall of 0.98 (min over 20 shuffled orders of the dev set); 32×4 fa
 
 Store layout (keys str, values JSON-serialisable; one `store[k] = v` per change, never in-place mutation,
 because a Faust Table only records assignments): `a:<id>` → the decision, signature, shingle count, root and
-time; `h:<text_hash>` → first id with that text; `p:<root id>` → the
-outlets that carried the story (`reported_by`). Times are the article's `fetched_at` (seconds since the epoch):
+time; `h:<text_hash>` → first id with that text. Two changelog records per article. Which outlets carried a
+story (`reported_by`) is not kept here: the sink folds each duplicate into its original's document, the one
+place that sees them all. Times are the article's `fetched_at` (seconds since the epoch):
 a candidate further than `window_days` from the article is ignored, and `expire(now)` removes state older
 than the window. Only `expire` and `rebuild_index` iterate the store.
 
@@ -65,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-from processors.records import Article, DedupInfo, ReportedBy
+from processors.records import Article, DedupInfo
 from processors.signature import TextSigner, estimated_jaccard
 
 
@@ -83,7 +84,6 @@ class DedupConfig:
     window_days: float = 7.0
     max_candidates: int = 32  # articles scored per check (most shared bands first)
     max_bucket: int = 64  # ids kept per LSH bucket (newest)
-    max_reporters: int = 500  # outlets listed per story root
 
     def __post_init__(self) -> None:
         if self.bands * self.rows != self.num_perm:
@@ -134,10 +134,6 @@ class Deduplicator:
             info, root = self._judge(article.id, match)
         self._remember(article, info, root, (signature, size, bands), moment)
         return info
-
-    def reported_by(self, root_id: str) -> list[ReportedBy]:
-        """Every outlet that carried the story whose first article is ``root_id`` (the root first)."""
-        return [ReportedBy.model_validate(item) for item in self.store.get(f"p:{root_id}", [])]
 
     def expire(self, now: datetime) -> int:
         """Drop state older than the window before ``now``; returns how many store keys were removed."""
@@ -213,16 +209,6 @@ class Deduplicator:
         self.store[f"a:{article.id}"] = entry
         if self.store.get(f"h:{article.text_hash}") is None:
             self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
-        self._add_reporter(article, root, moment)
-
-    def _add_reporter(self, article: Article, root: str, moment: float) -> None:
-        key = f"p:{root}"
-        reporters = list(self.store.get(key, ()))
-        if len(reporters) >= self.config.max_reporters or any(r["id"] == article.id for r in reporters):
-            return
-        reporter = ReportedBy(id=article.id, source=article.source, url=article.url, published_at=article.published_at)
-        reporters.append(reporter.model_dump(mode="json") | {"t": moment})
-        self.store[key] = reporters
 
 
 class BandIndex:
@@ -288,6 +274,4 @@ def _decision(entry: dict[str, Any]) -> DedupInfo:
 def _time_of(value: Any) -> float:
     if isinstance(value, dict):
         return float(value.get("t", 0.0))
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return float(value[0].get("t", 0.0))  # p:<root>: the story's first report dates it
     return 0.0

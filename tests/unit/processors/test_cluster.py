@@ -115,6 +115,27 @@ def test_state_is_json_and_expires(devset: tuple[list[dict], list[dict]]) -> Non
     assert store == {}
 
 
+def test_a_restarted_worker_clusters_the_second_half_as_an_uninterrupted_one(
+    devset: tuple[list[dict], list[dict]],
+) -> None:
+    """Halfway through, the table is recovered (a JSON round trip) into a new clusterer that rebuilds its index
+    from it: the clusters are those of a run without the restart, and only one key per article was stored."""
+    items, _ = devset
+    expected = run_pipeline(items)
+    dedup, store = Deduplicator({}), {}
+    clusterer, clusters = StoryClusterer(store), {}
+    half = len(items) // 2
+    for position, item in enumerate(items):
+        if position == half:
+            store = json.loads(json.dumps(store))
+            clusterer = StoryClusterer(store)
+            assert clusterer.rebuild_index() == half
+        article = to_article(item, position)
+        clusters[item["id"]] = clusterer.assign(enrich(article, dedup.check(article)))
+    assert clusters == expected
+    assert len(store) == len(items) and all(key.startswith("s:") for key in store)
+
+
 def test_story_keys_skip_countries_and_normalise() -> None:
     article = EnrichedArticle(
         **to_article({"id": "x", "title": "t", "text": "غزة"}, 0).model_dump(),
