@@ -1,8 +1,11 @@
 """Connectors: ``sitemap`` sources — Google News sitemaps, ordinary sitemaps and sitemap indexes.
 
-XML is parsed with defusedxml (no DTD entities, no external references). Entries older than the source's
+XML is parsed with defusedxml (no DTD entities, no external references), after decoding like every other
+body (HTTP charset, then the XML declaration, then detection: connectors.encoding), so a windows-1256 news
+sitemap served without a declaration still yields its Arabic titles. Entries older than the source's
 ``max_age_days`` (by news:publication_date, else lastmod) are skipped; of an index, only child sitemaps that
-are recent (or undated) are read, newest first, at most ``MAX_CHILDREN`` per poll.
+are recent (or undated) are read, newest first, at most ``MAX_CHILDREN`` per index; an index of indexes is
+followed down to ``MAX_DEPTH`` levels.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from defusedxml import DefusedXmlException
 from connectors.base import ConnectorContext, PollReport
 from connectors.common import add_page, fetch_changed, make_article
 from connectors.config import SitemapSource
+from connectors.encoding import declared_as_utf8, decode_body
 from connectors.http import gunzip_capped
 from connectors.pages import parse_datetime
 from processors.records import RawArticle
 
 MAX_CHILDREN = 5
+MAX_DEPTH = 3  # root index → child index → urlset
 XML_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.5"
 
 
@@ -67,12 +72,15 @@ def _entry(node: Element) -> SitemapEntry | None:
     )
 
 
-def parse_sitemap(body: bytes, max_bytes: int) -> tuple[str, list[SitemapEntry]]:
+def parse_sitemap(
+    body: bytes, max_bytes: int, charset: str | None = None, language: str | None = "ar"
+) -> tuple[str, list[SitemapEntry]]:
     """Return ``("urlset" | "sitemapindex", entries)``; raise ``ValueError`` on anything else."""
     if body[:2] == b"\x1f\x8b":
         body = gunzip_capped(body, max_bytes)
+    text, _ = decode_body(body, charset, language)
     try:
-        root = SafeET.fromstring(body)
+        root = SafeET.fromstring(declared_as_utf8(text).encode("utf-8"))
     except (ParseError, DefusedXmlException) as exc:
         raise ValueError(f"sitemap is not safe, well-formed XML: {exc}") from exc
     kind = _local(root.tag)
@@ -102,7 +110,7 @@ class SitemapConnector:
         result = await fetch_changed(self.ctx, self.source, url, report, accept=XML_ACCEPT)
         if result is None:
             return None
-        return parse_sitemap(result.body, self.ctx.fetcher.policy.max_bytes)
+        return parse_sitemap(result.body, self.ctx.fetcher.policy.max_bytes, result.charset, self.source.language)
 
     async def _entries(self, report: PollReport) -> list[SitemapEntry] | None:
         """Recent entries of whatever changed; None when nothing did."""
@@ -118,14 +126,32 @@ class SitemapConnector:
             return recent(entries, self.source.max_age_days)
         children = recent(entries, self.source.max_age_days)[:MAX_CHILDREN]
         self.ctx.state.extra["sitemap_children"] = [child.loc for child in children]
+        found = await self._from_children(children, report, depth=1)
+        return recent(found, self.source.max_age_days) if found is not None else None
+
+    async def _from_children(
+        self, children: list[SitemapEntry], report: PollReport, depth: int
+    ) -> list[SitemapEntry] | None:
+        """Entries of the changed urlsets under ``children`` (indexes followed to MAX_DEPTH); None: none changed."""
         found: list[SitemapEntry] = []
         changed = False
         for child in children:
             read = await self._read(child.loc, report)
-            if read is not None and read[0] == "urlset":
+            if read is None:
+                continue
+            kind, entries = read
+            if kind == "urlset":
                 changed = True
-                found.extend(read[1])
-        return recent(found, self.source.max_age_days) if changed else None
+                found.extend(entries)
+            elif depth + 1 < MAX_DEPTH:
+                nested = await self._from_children(recent(entries, self.source.max_age_days)[:MAX_CHILDREN],
+                                                   report, depth + 1)  # fmt: skip
+                if nested is not None:
+                    changed = True
+                    found.extend(nested)
+            else:
+                report.errors.append(f"sitemap index nested deeper than {MAX_DEPTH} levels: {child.loc[:100]}")
+        return found if changed else None
 
     async def poll(self, report: PollReport) -> AsyncIterator[RawArticle]:
         entries = await self._entries(report)

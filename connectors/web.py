@@ -1,8 +1,9 @@
 """Connectors: ``web`` sources — listing pages, article links chosen by the source's patterns, article pages.
 
-Each listing page is fetched conditionally; links whose absolute URL matches one of ``link_patterns``
-(``re.search``) and whose article id is not yet seen are fetched as article pages (robots.txt respected),
-at most ``MAX_PAGES_PER_POLL`` per poll; the rest wait for the next poll.
+Each listing page is fetched conditionally, unless robots.txt disallows it (then it is reported as an error
+of the poll and never requested); links whose absolute URL matches one of ``link_patterns`` (``re.search``)
+and whose article id is not yet seen are fetched as article pages (robots.txt respected), at most
+``MAX_PAGES_PER_POLL`` per poll; the rest wait for the next poll.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class WebConnector:
         failures: list[FetchError] = []
         for listing in self.source.urls:
             try:
+                if not await self.ctx.pages.allowed(str(listing), self.source.allow_private):
+                    raise FetchError("robots", f"robots.txt disallows {listing}")
                 result = await fetch_changed(self.ctx, self.source, str(listing), report, accept=HTML_ACCEPT)
             except FetchError as exc:
                 failures.append(exc)

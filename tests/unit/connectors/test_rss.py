@@ -53,9 +53,19 @@ def test_utf8_rss_entries_fields(feed_server: FeedServer) -> None:
     assert articles[1].text is None and articles[1].summary
 
 
-def test_atom_feed(feed_server: FeedServer) -> None:
-    url = feed_server.serve_file("/atom", "atom_utf8.xml", "application/atom+xml")
-    articles, _ = poll(source(url))
+@pytest.mark.parametrize(
+    ("name", "content_type", "encoding"),
+    [
+        ("atom_utf8.xml", "application/atom+xml", "utf-8"),
+        ("atom_windows1256.xml", "application/atom+xml", "cp1256"),  # XML declaration
+        ("atom_iso8859_6_undeclared.xml", "application/atom+xml; charset=ISO-8859-6", "iso8859-6"),  # header only
+    ],
+)
+def test_atom_feed(feed_server: FeedServer, name: str, content_type: str, encoding: str) -> None:
+    url = feed_server.serve_file("/atom", name, content_type)
+    articles, report = poll(source(url))
+    assert report.encoding == encoding
+    assert articles[0].title == "غارات جديدة على مواقع في دير الزور شرق سوريا"
     assert [a.authors for a in articles] == [["كاتب أتوم"], ["كاتب أتوم"]]
     assert all("#" not in a.url for a in articles)
     assert articles[0].published_at == datetime(2024, 11, 13, 7, 0, tzinfo=UTC)

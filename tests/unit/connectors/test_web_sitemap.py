@@ -10,12 +10,13 @@ import pytest
 
 from connectors.base import ConnectorContext, PollReport
 from connectors.config import SitemapSource, WebSource
+from connectors.http import FetchError
 from connectors.pages import PageFetcher
 from connectors.sitemap import SitemapConnector, SitemapEntry, parse_sitemap, recent
 from connectors.web import WebConnector
 from processors.records import RawArticle
 from processors.urls import article_id
-from tests.unit.connectors.conftest import FeedServer, Reply, make_context, recent_dates
+from tests.unit.connectors.conftest import FEEDS, FeedServer, Reply, make_context, recent_dates
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
@@ -70,6 +71,15 @@ def test_web_listing_finds_article_pages_and_respects_robots(feed_server: FeedSe
     assert first.authors == ["مراسل الاختبار"]
     assert second.encoding == "cp1256" and second.html and "الشدادي" in second.html
     assert first.id == article_id(feed_server.url("/news/2024/11/13/deir-ez-zor-strikes"))
+
+
+def test_web_listing_page_disallowed_by_robots_is_never_fetched(feed_server: FeedServer) -> None:
+    serve_site(feed_server)
+    feed_server.route("/private/latest", Reply(b"<html><a href='/news/2024/11/13/x'>x</a></html>"))
+    source = web_source(feed_server).model_copy(update={"urls": [feed_server.url("/private/latest")]})
+    with pytest.raises(FetchError, match="robots.txt disallows"):
+        poll(WebConnector, source)
+    assert feed_server.hits["/private/latest"] == 0
 
 
 def test_web_listing_unchanged_is_not_modified(feed_server: FeedServer) -> None:
@@ -172,3 +182,39 @@ def test_recent_orders_newest_first_and_keeps_undated() -> None:
         SitemapEntry("https://a.example/mid", lastmod=now - timedelta(days=1)),
     ]
     assert [e.loc.rsplit("/", 1)[1] for e in recent(entries, 3, now)] == ["new", "mid", "undated"]
+
+
+def news_sitemap_in(encoding: str, server_base: str, declare: bool) -> bytes:
+    """The news sitemap fixture re-encoded (Arabic titles included), with or without its XML declaration."""
+    text = (FEEDS / "sitemap_news.xml").read_text(encoding="utf-8").replace("{BASE}", server_base)
+    text = text.replace("{NOW}", recent_dates()["NOW"]).replace("{OLD}", recent_dates()["OLD"])
+    declaration = f'<?xml version="1.0" encoding="{encoding}"?>' if declare else ""
+    return (declaration + text.split("?>", 1)[1]).encode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "header", "declare"),
+    [("windows-1256", "application/xml; charset=windows-1256", False), ("iso-8859-6", "application/xml", True)],
+)
+def test_sitemap_in_an_arabic_code_page_keeps_its_titles(
+    feed_server: FeedServer, encoding: str, header: str, declare: bool
+) -> None:
+    body = news_sitemap_in(encoding, feed_server.base, declare)
+    with pytest.raises(UnicodeDecodeError):
+        body.decode("utf-8")  # the bytes really are single-byte Arabic
+    feed_server.route("/cp.xml", Reply(body, headers={"Content-Type": header}))
+    articles, report = poll(SitemapConnector, sitemap_source(feed_server, "/cp.xml", fetch_full_text=False))
+    assert "غارات جديدة على مواقع في دير الزور" in {a.title for a in articles}, report.errors
+
+
+def test_sitemap_index_of_indexes_is_followed(feed_server: FeedServer) -> None:
+    dates = recent_dates()
+    outer = f"""<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>{feed_server.url("/sitemaps/2024.xml")}</loc><lastmod>{dates["NOW"]}</lastmod></sitemap></sitemapindex>"""
+    feed_server.route("/sitemap.xml", Reply(outer.encode()))
+    feed_server.route("/sitemaps/2024.xml", Reply(feed_server.fixture("sitemap_index.xml", **dates)))
+    feed_server.route("/sitemaps/news.xml", Reply(feed_server.fixture("sitemap_news.xml", **dates)))
+    feed_server.route("/sitemaps/archive-2019.xml", Reply(b"<urlset/>"))
+    articles, report = poll(SitemapConnector, sitemap_source(feed_server, "/sitemap.xml", fetch_full_text=False))
+    assert len(articles) == 2, report.errors
+    assert feed_server.hits["/sitemaps/archive-2019.xml"] == 0
