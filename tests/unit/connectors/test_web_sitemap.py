@@ -77,7 +77,7 @@ def test_web_listing_page_disallowed_by_robots_is_never_fetched(feed_server: Fee
     serve_site(feed_server)
     feed_server.route("/private/latest", Reply(b"<html><a href='/news/2024/11/13/x'>x</a></html>"))
     source = web_source(feed_server).model_copy(update={"urls": [feed_server.url("/private/latest")]})
-    with pytest.raises(FetchError, match="robots.txt disallows"):
+    with pytest.raises(FetchError, match=r"robots\.txt disallows"):
         poll(WebConnector, source)
     assert feed_server.hits["/private/latest"] == 0
 
