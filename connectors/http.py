@@ -12,7 +12,7 @@ import asyncio
 import email.utils
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -157,9 +157,13 @@ class _Inflater:
 class HttpFetcher:
     """The process-wide HTTP client. Create inside a running loop; ``await close()`` at the end."""
 
-    def __init__(self, policy: FetchPolicy, user_agent: str) -> None:
+    def __init__(
+        self, policy: FetchPolicy, user_agent: str, observe: Callable[[str, float], None] | None = None
+    ) -> None:
         self.policy = policy
         self.user_agent = policy.user_agent or user_agent
+        # Called with ("fetch_seconds", duration) per request: the wire time, not the politeness wait before it.
+        self.observe = observe
         self.guard = AddressGuard()
         self._gates: dict[str, _HostGate] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -240,6 +244,7 @@ class HttpFetcher:
         gate = self.gate(host)
         await gate.enter(self.policy.min_delay)
         token = ALLOW_PRIVATE.set(allow_private)
+        started = time.monotonic()
         try:
             async with asyncio.timeout(self.policy.timeout):
                 return await self._request(url, headers, host)
@@ -252,6 +257,8 @@ class HttpFetcher:
         finally:
             ALLOW_PRIVATE.reset(token)
             gate.leave()
+            if self.observe is not None:
+                self.observe("fetch_seconds", time.monotonic() - started)
 
     async def _request(self, url: str, headers: dict[str, str], host: str) -> FetchResult:
         session = self._client()

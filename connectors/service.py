@@ -126,7 +126,7 @@ class ConnectorService:
         self.counters.write(self.data_dir / "stats")
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.fetcher = HttpFetcher(self.feeds.fetch, self.user_agent)
+        self.fetcher = HttpFetcher(self.feeds.fetch, self.user_agent, observe=self.counters.observe)
         self.pages = PageFetcher(self.fetcher)
         try:
             await self.apply(self.feeds)

@@ -101,12 +101,15 @@ class Stages:
             article = self.chain.deduplicate(article)
         except Dropped as drop:
             self.counters.inc("extract", f"dropped.{drop.reason}")
+            log.info("dropped stage=extract reason=%s article=%s source=%s", drop.reason, raw.id, raw.source)
             return
         except Exception as exc:  # PermanentError, or a bug: either way this message cannot go on
             await self.dead_letter(event, getattr(exc, "stage", "extract"), _reason(exc),
                                    type(exc).__name__, article_id=raw.id)  # fmt: skip
             return
         self.counters.inc("dedup", article.dedup.status)
+        if article.language != "ar":  # kept by AKHBAR_KEEP_NON_ARABIC (dropped ones are counted as drops)
+            self.counters.inc("extract", f"kept_non_arabic.{article.language}")
         await self._send_with_retry(self.topics.articles, article.id.encode(), article.to_json())
         self.counters.inc("extract", "out")
         self._maybe_expire("dedup", self.chain.deduplicator.expire)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.errors import ConfigError
@@ -38,13 +38,20 @@ class Settings(BaseSettings):
     raw_partitions: int = Field(
         default=1, ge=1, le=64, description="partitions of news.raw.v1 (the deduplication stage)"
     )
-    table_store: str = Field(default="memory://", description="Faust table store: memory:// or rocksdict://")
+    table_store: str = Field(
+        default="memory://",
+        pattern=r"^(memory|rocksdb)://",
+        description="Faust table store: memory:// or rocksdb:// (RocksDB through the rocksdict package)",
+    )
     worker_id: str = Field(default="akhbar-worker", description="Faust app id (consumer group)")
     session_timeout: float = Field(default=6.0, gt=0, description="seconds; Tansu holds joins for half of it")
     heartbeat_interval: float = Field(default=2.0, gt=0)
     archive_raw: bool = Field(default=True, description="keep every raw record in data/archive for replay")
     keep_non_arabic: bool = Field(default=False, description="index non-Arabic articles instead of dropping")
     min_text_chars: int = Field(default=80, ge=0, description="shorter articles are dropped as too_short")
+    dedup_window_days: float = Field(
+        default=7.0, gt=0, le=365, description="days an article is remembered for dedup and story clustering"
+    )
     sink_batch_size: int = Field(default=200, ge=1)
     sink_batch_seconds: float = Field(default=1.0, gt=0)
     user_agent: str = "akhbar/0.1 (+https://github.com/akhbar-news/akhbar)"
@@ -52,6 +59,24 @@ class Settings(BaseSettings):
     web_port: int | None = Field(default=None, description="Faust web/metrics port on 127.0.0.1; unset = off")
     metrics_port: int | None = Field(default=None, description="Prometheus /metrics and /healthz port; unset = off")
     metrics_host: str = Field(default="127.0.0.1", description="bind address (0.0.0.0 inside a container)")
+
+    @field_validator("table_store", mode="before")
+    @classmethod
+    def _rocksdict_alias(cls, value: object) -> object:
+        # Faust names the RocksDB store rocksdb:// whichever binding it uses; rocksdict:// made Faust import the
+        # rocksdict module as if it were a store class ("'module' object is not callable") at start-up.
+        if isinstance(value, str) and value.startswith("rocksdict://"):
+            return "rocksdb://" + value.removeprefix("rocksdict://")
+        return value
+
+    @model_validator(mode="after")
+    def _memory_tables_with_the_embedded_broker(self) -> Settings:
+        if not self.kafka_bootstrap and not self.table_store.startswith("memory://"):
+            raise ValueError(
+                "AKHBAR_TABLE_STORE must be memory:// with the embedded broker: it keeps nothing across restarts, "
+                "so a persistent table would outlive its changelog (set AKHBAR_KAFKA_BOOTSTRAP to use rocksdb://)"
+            )
+        return self
 
     @property
     def embedded_broker(self) -> bool:
@@ -80,6 +105,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"AKHBAR_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            f"AKHBAR_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid environment: {problems}") from exc

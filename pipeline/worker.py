@@ -20,6 +20,8 @@ from pipeline.settings import Settings
 from pipeline.sinks.base import open_sink
 from pipeline.topics import ensure_topics, topic_specs
 from processors.chain import ArticleChain, ChainConfig
+from processors.cluster import ClusterConfig
+from processors.dedup import DedupConfig
 from processors.extract import ExtractConfig
 from processors.metrics import Counters
 
@@ -29,6 +31,8 @@ log = logging.getLogger("akhbar.worker")
 def chain_config(settings: Settings) -> ChainConfig:
     return ChainConfig(
         extract=ExtractConfig(keep_non_arabic=settings.keep_non_arabic, min_text_chars=settings.min_text_chars),
+        dedup=DedupConfig(window_days=settings.dedup_window_days),
+        cluster=ClusterConfig(window_days=settings.dedup_window_days),
         gazetteer_dir=settings.gazetteer_dir,
     )
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from processors.cluster import StoryClusterer
+from processors.cluster import ClusterConfig, StoryClusterer
 from processors.dedup import DedupConfig, Deduplicator
 from processors.enrich import Enricher
 from processors.extract import ExtractConfig, extract_article
@@ -24,6 +24,7 @@ from processors.records import Article, EnrichedArticle, RawArticle
 class ChainConfig:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     gazetteer_dir: Path | None = None
 
 
@@ -38,7 +39,7 @@ class ArticleChain:
     ) -> None:
         self.config = config or ChainConfig()
         self.deduplicator = Deduplicator({} if dedup_store is None else dedup_store, self.config.dedup)
-        self.clusterer = StoryClusterer({} if cluster_store is None else cluster_store)
+        self.clusterer = StoryClusterer({} if cluster_store is None else cluster_store, self.config.cluster)
         self.enricher = Enricher(self.config.gazetteer_dir)
 
     def extract(self, raw: RawArticle, now: datetime | None = None) -> Article:

@@ -28,6 +28,7 @@ from processors.limits import bound_title, bound_url, break_long_runs, truncate_
 from processors.normalize import normalize_arabic
 from processors.pagemeta import PageMeta, fallback_text, read_page_meta
 from processors.records import Article, RawArticle
+from processors.urls import article_id
 
 STAGE = "extract"
 _ID = re.compile(r"[0-9a-f]{64}")
@@ -80,9 +81,10 @@ def _extract(raw: RawArticle, config: ExtractConfig, now: datetime, detector: La
     text, truncated = _bound_text(_drop_title_line(clean_text(body), title), config, warnings)
     guess = _identify_language(text, config, detector)
     published_at, date_method = choose_published_at(page, raw, now, config, warnings)
+    url = _canonical(raw.url, page, config)
     return Article(
-        id=raw.id,
-        url=_canonical(raw.url, page, config),
+        id=_identity(raw, url),
+        url=url,
         source=raw.source,
         source_name=raw.source_name,
         source_country=raw.source_country,
@@ -295,6 +297,17 @@ def _authors(raw: RawArticle, page: PageMeta | None, config: ExtractConfig) -> l
     names = (page.authors if page and page.authors else None) or raw.authors
     bounded = [truncate_utf8(" ".join(clean_chars(n).split()), config.max_author_chars * 4) for n in names]
     return list(dict.fromkeys(n[: config.max_author_chars] for n in bounded if n))[: config.max_authors]
+
+
+def _identity(raw: RawArticle, url: str) -> str:
+    """The article id follows the page's canonical URL when the raw id was derived from the link it came under
+    (two feed links to one page are one article); an id chosen otherwise by the producer is kept."""
+    if url == raw.url:
+        return raw.id
+    try:
+        return article_id(url) if raw.id == article_id(raw.url) else raw.id
+    except ValueError:
+        return raw.id
 
 
 def _canonical(url: str, page: PageMeta | None, config: ExtractConfig) -> str:

@@ -59,8 +59,9 @@ def wait_for(
 class Pipeline:
     """A fresh embedded broker and data directory, `akhbar worker` children, and a producer for test input."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, **env: str) -> None:
         self.data = data
+        self.extra_env = env
         self.broker = EmbeddedBroker(log_path=data / "tansu.log")
         self.workers: list[subprocess.Popen[bytes]] = []
         self.halted: set[int] = set()
@@ -84,7 +85,7 @@ class Pipeline:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")}
         env.update(AKHBAR_KAFKA_BOOTSTRAP=self.broker.bootstrap, AKHBAR_DATA_DIR=str(data or self.data),
                    AKHBAR_LOG_LEVEL="INFO", AKHBAR_SINK_BATCH_SIZE="50")  # fmt: skip
-        return env
+        return env | self.extra_env
 
     def start_worker(self, data: Path | None = None) -> subprocess.Popen[bytes]:
         log = open(self.data / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115 (closed with the child)
@@ -394,3 +395,29 @@ def test_second_worker_joining_and_leaving_leaves_the_index_unchanged(pipeline: 
     assert_indexed_once(after, originals, folded)
     assert {k: content(after[k]) for k in before} == {k: content(v) for k, v in before.items()}
     assert pipeline.dead_letters() == []
+
+
+def test_rocksdb_table_store_deduplicates_and_persists(tmp_path: Path) -> None:
+    """The production table store (compose runs rocksdb://, backed by rocksdict) under a real worker: its state
+    is on disk and reprints are folded. (A restart over it is not tested here: Tansu's ListOffsets under-reports
+    the changelog's end, which Faust takes for a store newer than its topic; see shared NOTES §1.)"""
+    with Pipeline(tmp_path / "data", AKHBAR_TABLE_STORE="rocksdb://") as pipeline:
+        originals = corpus(15, seed=51)
+        copies = [
+            a.model_copy(
+                update={
+                    "id": article_id(f"https://copies.example/{i}"),
+                    "url": f"https://copies.example/{i}",
+                    "source": "copier",
+                }
+            )
+            for i, a in enumerate(originals[:5])
+        ]
+        pipeline.start_worker()
+        pipeline.send(originals)
+        pipeline.wait_indexed({a.id for a in originals}, 90)
+        pipeline.send(copies)
+        wait_for(lambda: all_folded(pipeline.docs(), {a.id for a in copies}), 90, "reprints folded", pipeline.alive,
+                 pipeline.explain)  # fmt: skip
+        assert_indexed_once(pipeline.docs(), {a.id for a in originals}, {a.id for a in copies})
+        assert list((pipeline.data / "faust").rglob("CURRENT")), "RocksDB files under the Faust data directory"

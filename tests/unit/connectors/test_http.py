@@ -180,3 +180,24 @@ def test_unsupported_scheme_refused() -> None:
     with pytest.raises(FetchError) as caught:
         asyncio.run(fetch("file:///etc/passwd"))
     assert caught.value.kind == "bad_url"
+
+
+def test_each_request_reports_its_wire_time_but_not_the_politeness_wait(feed_server: FeedServer) -> None:
+    url = feed_server.route("/timed", Reply(b"<rss/>"))
+    samples: list[tuple[str, float]] = []
+
+    async def twice() -> float:
+        fetcher = HttpFetcher(
+            fast_policy(min_delay=0.5), "akhbar-test/1.0", observe=lambda n, v: samples.append((n, v))
+        )
+        started = time.monotonic()
+        try:
+            await fetcher.fetch(url, allow_private=True)
+            await fetcher.fetch(url, allow_private=True)  # waits ~0.5 s at the host gate first
+        finally:
+            await fetcher.close()
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(twice())
+    assert [name for name, _ in samples] == ["fetch_seconds", "fetch_seconds"]
+    assert elapsed >= 0.5 and all(0 < value < 0.4 for _, value in samples)

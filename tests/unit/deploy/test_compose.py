@@ -165,7 +165,8 @@ def test_elasticsearch_is_secured_single_node_with_bounded_memory(model: dict[st
     assert env["xpack.security.enabled"] == env["xpack.security.http.ssl.enabled"] == "true"
     assert env["ELASTIC_PASSWORD"] == PASSWORDS["ELASTIC_PASSWORD"]
     assert "-Xmx" in env["ES_JAVA_OPTS"] and es.get("mem_limit")
-    assert model["services"]["kibana"].get("mem_limit")
+    kibana = model["services"]["kibana"]
+    assert kibana.get("mem_limit") and "--max-old-space-size=" in kibana["environment"]["NODE_OPTIONS"]
     assert model["services"]["kibana"]["environment"]["ELASTICSEARCH_PASSWORD"] == PASSWORDS["KIBANA_PASSWORD"]
     assert "_cluster/health?wait_for_status=yellow" in " ".join(es["healthcheck"]["test"])
 
@@ -182,7 +183,7 @@ def test_pipeline_containers_share_one_image_and_mount_config_read_only(model: d
 def test_processors_can_scale_with_a_persistent_rocksdict_store(model: dict[str, Any]):
     processors = model["services"]["processors"]
     assert "container_name" not in processors and not processors.get("ports")
-    assert processors["environment"]["AKHBAR_TABLE_STORE"] == "rocksdict://"
+    assert processors["environment"]["AKHBAR_TABLE_STORE"] == "rocksdb://"
     assert any(v["type"] == "volume" and v["target"] == "/data" for v in processors["volumes"])
     # replicas share the volume but not a directory: each keeps its tables under /data/<hostname>
     assert "AKHBAR_DATA_DIR=/data/$$HOSTNAME" in " ".join(processors["entrypoint"])
@@ -241,3 +242,16 @@ def test_integration_stack_files_are_valid(tmp_path: Path):
     assert merged["connectors"]["depends_on"]["feeds"]["condition"] == "service_healthy"
     [source] = load_feeds(tmp_path / "config" / "feeds.yaml").sources
     assert source.allow_private and str(source.url) == "http://feeds:8000/feed.xml"
+
+
+def test_the_image_is_multi_stage_pinned_and_runs_as_a_non_root_user():
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()]
+    default_base = next(line.split("=", 1)[1] for line in lines if line.startswith("ARG PYTHON_IMAGE="))
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", default_base), default_base  # patch release + Debian
+    stages = [line for line in lines if line.startswith("FROM ")]
+    assert stages == ["FROM ${PYTHON_IMAGE} AS build", "FROM ${PYTHON_IMAGE} AS runtime"]
+    runtime = lines[lines.index(stages[-1]) :]
+    assert not any("build-essential" in line for line in runtime), "the compiler stays in the build stage"
+    users = [line.split()[1] for line in runtime if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert any(line.startswith("COPY --from=build /opt/venv") for line in runtime)

@@ -59,8 +59,8 @@ def article_from(raw: RawArticle, status: str = "unique") -> Article:
 
 
 class FakeChain:
-    def __init__(self, outcome: Exception | None = None) -> None:
-        self.outcome = outcome
+    def __init__(self, outcome: Exception | None = None, language: str = "ar") -> None:
+        self.outcome, self.language = outcome, language
         self.deduplicator = self.clusterer = self
         self.rebuilds = 0
 
@@ -71,7 +71,7 @@ class FakeChain:
     def extract(self, raw: RawArticle) -> Article:
         if self.outcome:
             raise self.outcome
-        return article_from(raw)
+        return article_from(raw).model_copy(update={"language": self.language})
 
     def deduplicate(self, article: Article) -> Article:
         return article
@@ -128,6 +128,15 @@ def test_poison_message_is_dead_lettered_with_payload():
     assert letter["stage"] == "parse" and letter["offset"] == 41 and letter["key"] == "k"
     assert "not json" in letter["payload"]
     assert topics.articles.sent == []  # type: ignore[attr-defined]
+
+
+def test_kept_non_arabic_articles_are_counted_by_language_and_drops_by_reason():
+    stages, topics = make_stages(FakeChain(language="en"))
+    asyncio.run(stages.handle_raw(Event(raw_record(3).to_json(), Msg("news.raw.v1"))))
+    assert stages.counters.get("extract", "kept_non_arabic.en") == 1 and len(topics.articles.sent) == 1  # type: ignore[attr-defined]
+    dropping, _ = make_stages(FakeChain(Dropped("not_arabic", stage="extract")))
+    asyncio.run(dropping.handle_raw(Event(raw_record(4).to_json(), Msg("news.raw.v1"))))
+    assert dropping.counters.get("extract", "dropped.not_arabic") == 1
 
 
 def test_valid_raw_is_forwarded_keyed_by_id():

@@ -35,3 +35,27 @@ def test_empty_variables_mean_unset(monkeypatch):
     monkeypatch.setenv("AKHBAR_KAFKA_BOOTSTRAP", "")
     settings = load_settings()
     assert settings.metrics_port is None and settings.embedded_broker
+
+
+def test_the_dedup_window_reaches_both_stateful_stages(monkeypatch) -> None:
+    from pipeline.settings import load_settings
+    from pipeline.worker import chain_config
+
+    monkeypatch.setenv("AKHBAR_DEDUP_WINDOW_DAYS", "2.5")
+    config = chain_config(load_settings())
+    assert config.dedup.window_days == config.cluster.window_days == 2.5
+    monkeypatch.setenv("AKHBAR_DEDUP_WINDOW_DAYS", "0")
+    with pytest.raises(ConfigError, match="AKHBAR_DEDUP_WINDOW_DAYS"):
+        load_settings()
+
+
+def test_a_misspelt_table_store_is_refused(monkeypatch) -> None:
+    monkeypatch.setenv("AKHBAR_TABLE_STORE", "rockdict://")
+    with pytest.raises(ConfigError, match="AKHBAR_TABLE_STORE"):
+        load_settings()
+    monkeypatch.setenv("AKHBAR_TABLE_STORE", "rocksdict://")  # the package's name, as earlier docs said
+    monkeypatch.setenv("AKHBAR_KAFKA_BOOTSTRAP", "kafka:9092")
+    assert load_settings().table_store == "rocksdb://"
+    monkeypatch.delenv("AKHBAR_KAFKA_BOOTSTRAP")  # the embedded broker keeps nothing: tables must not either
+    with pytest.raises(ConfigError, match="memory:// with the embedded broker"):
+        load_settings()

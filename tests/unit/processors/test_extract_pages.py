@@ -69,6 +69,18 @@ def test_json_ld_graph_gives_date_with_offset_authors_image_and_relative_canonic
 def test_canonical_link_to_another_site_is_ignored() -> None:
     article = extract("article_boilerplate.html", url="https://mirror.example.com/copy/1")
     assert article.url == "https://mirror.example.com/copy/1"
+    assert article.id == article_id("https://mirror.example.com/copy/1")
+
+
+def test_the_article_id_follows_the_canonical_url() -> None:
+    """Two feed links to one page (a tracking variant, a section path) are one article, found by its id."""
+    first = extract("article_boilerplate.html", url="https://news.example.lb/item?from=rss")
+    second = extract("article_boilerplate.html", url="https://news.example.lb/lebanon/latest/2291")
+    canonical = "https://news.example.lb/lebanon/2024/08/17/beirut-power-outage"
+    assert first.url == second.url == canonical
+    assert first.id == second.id == article_id(canonical)
+    chosen = page_raw("article_boilerplate.html").model_copy(update={"id": "ab" * 32})  # a producer's own id
+    assert extract_article(chosen, ExtractConfig(), now=NOW).id == "ab" * 32
 
 
 def test_windows_1256_page_with_layout_tables() -> None:
