@@ -124,6 +124,18 @@ def _age(moment: float | None) -> str:
     return f"{seconds:.0f}s ago"
 
 
+def _until(moment: float | None) -> str:
+    if not moment:
+        return "-"
+    seconds = moment - time.time()
+    if seconds <= 0:
+        return "due"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"in {seconds / size:.0f}{unit}"
+    return f"in {seconds:.0f}s"
+
+
 @feeds_app.command("list")
 def list_sources(
     config: ConfigOption = None,
@@ -134,7 +146,8 @@ def list_sources(
     feeds = _load(config, console)
     directory = (data_dir or Path(str(_settings_default("data_dir")))) / "connectors"
     saved = {state.source_id: state for state in StateStore(directory).all_saved()}
-    table = Table("id", "type", "status", "failures", "last poll", "last success", "published", "last error")
+    table = Table("id", "type", "status", "failures", "last poll", "next poll", "last success", "published",
+                  "last error")  # fmt: skip
     for source in feeds.sources:
         state = saved.pop(source.id, None)
         health = state.health if state else None
@@ -146,10 +159,11 @@ def list_sources(
             f"[{colour}]{status}[/{colour}]",
             str(health.consecutive_failures if health else 0),
             _age(health.last_poll if health else None),
+            _until(health.next_poll if health else None),  # later than the interval while backing off
             _age(health.last_success if health else None),
             str(health.published if health else 0),
             (health.last_error or "")[:80] if health else "",
         )
     for source_id, state in saved.items():
-        table.add_row(source_id, "-", "[dim]not in file[/dim]", "", _age(state.health.last_poll), "", "", "")
+        table.add_row(source_id, "-", "[dim]not in file[/dim]", "", _age(state.health.last_poll), "", "", "", "")
     console.print(table)

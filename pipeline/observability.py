@@ -59,8 +59,8 @@ class CountersCollector(Collector):
             if isinstance(value, bool | int | float):
                 plain.add_metric([process, name], float(value))
             elif isinstance(value, dict) and name.startswith("source."):
-                state = str(value.get("health", value.get("status", "")))
-                healthy.add_metric([name.removeprefix("source.")], 1.0 if state in ("ok", "healthy") else 0.0)
+                # connectors.runner.health_gauge: status is ok | failing | unhealthy | never polled
+                healthy.add_metric([name.removeprefix("source.")], 1.0 if value.get("status") == "ok" else 0.0)
         yield plain
         yield healthy
 

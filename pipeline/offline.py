@@ -2,7 +2,8 @@
 
 The same ``ArticleChain`` as the Faust agents, in input order, deduplicating across the whole batch. A line
 that cannot be processed yields an error line (with its line number) and processing goes on; an expected drop
-(not Arabic, too short) yields a line saying so. Nothing is silently lost: outputs == inputs.
+(not Arabic, too short) yields a line saying so. Nothing is silently lost: outputs == inputs. A line without
+``id`` gets the id of its URL (or of its title and text); without ``url``, ``https://stdin.invalid/<id>``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def raw_from_input(data: Any) -> RawArticle:
     url = fields.get("url") or ""
     if not fields.get("id"):
         fields["id"] = _derive_id(url, fields)
-    fields.setdefault("url", url)
+    if not url:
+        # An article without a URL still needs an absolute one downstream (links, the sinks' records); the
+        # reserved .invalid domain (RFC 2606) says plainly that it points nowhere.
+        fields["url"] = f"https://stdin.invalid/{fields['id']}"
     fields.setdefault("source", "stdin")
     try:
         return RawArticle.model_validate(fields)

@@ -117,3 +117,50 @@ def test_feed_to_search_end_to_end(tmp_path, local_site):
     assert stopped_in < 10, f"stop took {stopped_in:.1f}s"
     host, port = bootstrap.split(":")
     assert not port_open(host, int(port)), "the embedded broker is still listening"
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            children = [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found |= {child} | descendants(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait() is missing
+
+
+def test_a_killed_run_leaves_no_broker_worker_or_connector_behind(tmp_path, local_site):
+    """SIGKILL gives `akhbar run` no chance to clean up: its children must notice and go by themselves."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")}
+    env.update(AKHBAR_DATA_DIR=str(tmp_path / "data"),
+               AKHBAR_FEEDS_CONFIG=str(write_feeds(tmp_path / "feeds.yaml", local_site)))  # fmt: skip
+    log = open(tmp_path / "run.log", "w+")  # noqa: SIM115
+    run = subprocess.Popen([*AKHBAR, "run", "--no-live"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        bootstrap = wait_for(lambda: re.search(r"broker (127\.0\.0\.1:\d+)", Path(log.name).read_text()),
+                             30, "the broker", run).group(1)  # fmt: skip
+        wait_for(lambda: len(descendants(run.pid)) >= 3, 60, "broker, worker and connectors started", run)
+        tree = descendants(run.pid)
+        run.kill()
+        run.wait(timeout=5)
+        wait_for(lambda: not any(alive(pid) for pid in tree), 15, "every child of the killed run to exit")
+        host, port = bootstrap.split(":")
+        assert not port_open(host, int(port)), "the broker's port is still open"
+    finally:
+        if run.poll() is None:
+            run.kill()
+        log.close()

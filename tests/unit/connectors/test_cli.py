@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import yaml
@@ -77,6 +78,7 @@ def test_list_shows_health_from_saved_state(tmp_path: Path) -> None:
     store.get("good").health.record_success(1e9)
     for _ in range(6):
         store.get("sick").health.record_failure("HTTP 503 from https://b.example/rss", 1e9)
+    store.get("sick").health.next_poll = time.time() + 3 * 3600  # backing off
     for source_id in ("good", "sick"):
         store.mark_dirty(source_id)
     store.flush()
@@ -87,3 +89,4 @@ def test_list_shows_health_from_saved_state(tmp_path: Path) -> None:
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 3}
     assert "ok" in rows["good"] and "unhealthy" in rows["sick"] and "HTTP 503" in rows["sick"]
     assert "disabled" in rows["off"] and "never polled" in rows["fresh"]
+    assert "in 3h" in rows["sick"]

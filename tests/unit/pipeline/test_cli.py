@@ -53,3 +53,40 @@ def test_status_check_follows_the_snapshot(tmp_path):
     assert runner.invoke(app, ["status", "--check", "worker"]).exit_code == 0
     shown = runner.invoke(app, ["status"])
     assert shown.exit_code == 0 and "worker" in shown.output
+
+
+def test_process_reads_stdin_and_writes_the_output_contract(tmp_path):
+    """`akhbar process` as a user pipes it: minimal lines, a reprint, a malformed line, a short text."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    # The annotated set's first article is the real sample of shared/samples, copied into the repository.
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "enrich" / "articles"
+    text = yaml.safe_load(sorted(fixture.glob("*.yaml"))[0].read_text(encoding="utf-8"))["text"]
+    lines = [
+        json.dumps({"title": "غارات على دير الزور", "text": text}, ensure_ascii=False),
+        json.dumps({"title": "نسخة", "text": text, "url": "https://copy.example/1", "source": "copier"}),
+        "{not json",
+        json.dumps({"title": "خبر", "text": "قصف."}, ensure_ascii=False),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")} | {"AKHBAR_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "process"], input="\n".join(lines), env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first, copy, bad, short = [json.loads(line) for line in done.stdout.splitlines()]
+    contract = {"id", "url", "source", "title", "text", "language", "published_at", "entities", "places", "events",
+                "casualties", "dates", "dedup"}  # fmt: skip
+    assert contract <= first.keys() and first["language"] == "ar"
+    assert set(first["dedup"]) >= {"status", "duplicate_of", "similarity", "cluster_id"}
+    assert set(first["casualties"]) == {"killed", "injured"}
+    assert all({"text", "type", "start", "end", "field"} <= e.keys() for e in first["entities"])
+    assert any(p["country_code"] == "SY" and p["lat"] and p["lon"] for p in first["places"])
+    assert all({"type", "trigger", "start", "end"} <= e.keys() for e in first["events"])
+    assert copy["dedup"]["status"] == "duplicate" and copy["dedup"]["duplicate_of"] == first["id"]
+    assert bad["line"] == 3 and bad["status"] == "error" and bad["error"]["stage"] == "parse"
+    assert short == {"line": 4, "status": "dropped", "reason": "too_short"}

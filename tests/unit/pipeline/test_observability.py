@@ -35,8 +35,8 @@ def test_metrics_expose_counts_gauges_and_latency(served):
     counters, base, _ = served
     counters.inc("index", "out", 12)
     counters.inc("extract", "dropped.not_arabic", 3)
-    counters.set("source.aljazeera", {"health": "ok"})
-    counters.set("source.dead", {"health": "unhealthy"})
+    counters.set("source.aljazeera", {"status": "ok"})
+    counters.set("source.dead", {"status": "unhealthy"})
     for ms in (10, 20, 30):
         counters.observe("fetched_to_indexed_seconds", ms / 1000)
     status, text = get(f"{base}/metrics")

@@ -13,7 +13,7 @@ from processors.metrics import Counters, read_snapshots
 def test_snapshots_are_summed_and_rendered(tmp_path):
     worker, connectors = Counters("worker"), Counters("connectors")
     connectors.inc("connector", "published", 7)
-    connectors.set("source.aljazeera", {"health": "ok", "articles": 7})
+    connectors.set("source.aljazeera", {"status": "ok", "published": 7, "last_poll": time.time() - 120})
     worker.inc("extract", "in", 7)
     worker.inc("extract", "dropped.not_arabic", 2)
     worker.inc("parse", "dead_letter")
@@ -26,6 +26,7 @@ def test_snapshots_are_summed_and_rendered(tmp_path):
     console.print(render(tmp_path))
     screen = console.export_text()
     assert "not_arabic" in screen and "dead letters: parse" in screen and "aljazeera" in screen
+    assert "2m ago" in screen
 
 
 def test_fresh_only_for_recent_snapshots(tmp_path):
