@@ -17,7 +17,7 @@ def test_default_feeds_file_is_valid_and_broad() -> None:
     enabled = [s for s in feeds.sources if s.enabled]
     assert len(enabled) >= 15
     assert all(s.language == "ar" for s in enabled)
-    assert len({s.country for s in enabled if s.country}) >= 10
+    assert len({s.country for s in enabled if s.country}) >= 18
     hosts = {str(getattr(s, "url", "")).split("/")[2] for s in enabled}
     assert len(hosts) == len(enabled), "one outlet per source"
     assert all(not s.allow_private for s in enabled)
