@@ -8,12 +8,15 @@ dead-lettered with a reason, and nothing is indexed twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from aiohttp import web
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks.corpus import build
@@ -421,3 +425,77 @@ def test_rocksdb_table_store_deduplicates_and_persists(tmp_path: Path) -> None:
                  pipeline.explain)  # fmt: skip
         assert_indexed_once(pipeline.docs(), {a.id for a in originals}, {a.id for a in copies})
         assert list((pipeline.data / "faust").rglob("CURRENT")), "RocksDB files under the Faust data directory"
+
+
+class ElasticsearchThread:
+    """The documented-API fake Elasticsearch (tests/unit/pipeline/sinks/fake_es.py) served from a thread, on a
+    port chosen up front, so that it can be absent (connections refused) before it starts."""
+
+    def __init__(self) -> None:
+        from tests.unit.pipeline.sinks.fake_es import FakeElasticsearch
+
+        self.fake = FakeElasticsearch()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runner: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve(self) -> None:
+        async def start() -> None:
+            self.runner = web.AppRunner(self.fake.app())
+            await self.runner.setup()
+            await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+        asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+
+    def ids(self) -> list[str]:
+        """Every document id in the akhbar indices (a list: an id twice would show)."""
+
+        async def read() -> list[str]:
+            return [
+                doc_id for index, docs in self.fake.indices.items() if index.startswith("akhbar") for doc_id in docs
+            ]
+
+        return asyncio.run_coroutine_threadsafe(read(), self.loop).result(10)
+
+    def close(self) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def test_elasticsearch_refusing_then_overloaded_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    elasticsearch = ElasticsearchThread()
+    try:
+        with Pipeline(tmp_path / "data", AKHBAR_ELASTICSEARCH_URL=elasticsearch.url) as pipeline:
+            first, second = corpus(30, seed=61), corpus(30, seed=62)
+            pipeline.start_worker()
+            pipeline.send(first)
+            # nothing listens yet: the index agent holds its batch and retries, acking nothing
+            wait_for(lambda: pipeline.count("index.retry") >= 2, 60, "the index agent retrying", pipeline.alive)
+            assert pipeline.count("index.out") == 0
+            elasticsearch.serve()
+            originals, _ = reference(first)
+            wait_for(lambda: originals <= set(elasticsearch.ids()), 90, "the backlog indexed", pipeline.alive,
+                     pipeline.explain)  # fmt: skip
+            # now overloaded: whole requests answered 503 and 429 for a while
+            elasticsearch.fake.request_failures.extend([503, 429, 503, 503])
+            pipeline.send(second)
+            originals, _ = reference([*first, *second])
+            wait_for(lambda: originals <= set(elasticsearch.ids()), 90, "the second burst indexed", pipeline.alive,
+                     pipeline.explain)  # fmt: skip
+            time.sleep(1.5)
+            ids = elasticsearch.ids()
+            assert sorted(ids) == sorted(originals), "every original once, nothing else"
+            assert not elasticsearch.fake.request_failures, "the injected failures were all met"
+            assert pipeline.dead_letters() == []
+    finally:
+        elasticsearch.close()
