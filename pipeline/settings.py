@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     worker_id: str = Field(default="akhbar-worker", description="Faust app id (consumer group)")
     session_timeout: float = Field(default=6.0, gt=0, description="seconds; Tansu holds joins for half of it")
     heartbeat_interval: float = Field(default=2.0, gt=0)
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=10, le=5000, description="longest a worker's fetch waits (Tansu holds it that long)"
+    )
     archive_raw: bool = Field(default=True, description="keep every raw record in data/archive for replay")
     keep_non_arabic: bool = Field(default=False, description="index non-Arabic articles instead of dropping")
     min_text_chars: int = Field(default=80, ge=0, description="shorter articles are dropped as too_short")

@@ -39,7 +39,7 @@ def chain_config(settings: Settings) -> ChainConfig:
 
 def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Counters]:
     """Everything the worker needs, built once at start-up: app, topics, tables, chain, sink, agents."""
-    apply_faust_fixes()
+    apply_faust_fixes(settings.fetch_max_wait_ms)
     app = create_app(settings, bootstrap)
     topics = declare_topics(app, settings)
     dedup_table, cluster_table = declare_tables(app, settings)

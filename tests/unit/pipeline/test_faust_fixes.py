@@ -86,11 +86,20 @@ def test_a_newer_generation_stops_the_step_before_anything_resumes() -> None:
     assert not any(call.startswith(("resume", "flow_resume", "seek")) for call in recovery.calls)
 
 
-def test_apply_installs_the_fix_on_the_pinned_minor_only(monkeypatch: Any) -> None:
+def test_apply_installs_the_fixes_on_the_pinned_minor_only(monkeypatch: Any) -> None:
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
     monkeypatch.setattr(Recovery, "on_recovery_completed", Recovery.on_recovery_completed)  # undone after the test
+    made = type("Consumer", (), {"_fetch_max_wait_ms": 1500})
+    monkeypatch.setattr(AIOKafkaConsumerThread, "_akhbar_upstream_create", lambda self, *a, **k: made(), raising=False)
+    monkeypatch.setattr(
+        AIOKafkaConsumerThread, "_create_worker_consumer", AIOKafkaConsumerThread._create_worker_consumer
+    )
     assert faust.__version__.startswith(faust_fixes.FIXED_MINOR)
-    assert faust_fixes.apply() is True
+    assert faust_fixes.apply(fetch_max_wait_ms=80) is True
     assert Recovery.on_recovery_completed is on_recovery_completed
+    consumer = AIOKafkaConsumerThread._create_worker_consumer(object())  # type: ignore[arg-type]
+    assert consumer._fetch_max_wait_ms == 80  # Faust's hard-coded 1500 ms replaced before the consumer starts
     monkeypatch.setattr(faust, "__version__", "0.16.0")
     monkeypatch.setattr(Recovery, "on_recovery_completed", "upstream")
     assert faust_fixes.apply() is False and Recovery.on_recovery_completed == "upstream"
