@@ -27,3 +27,9 @@ def test_every_akhbar_command_the_readme_shows_exists() -> None:
     for command in sorted(shown):
         result = CliRunner().invoke(app, [command, "--help"])
         assert result.exit_code == 0, f"akhbar {command}: {result.output}"
+
+
+def test_no_placeholder_is_left_in_the_docs() -> None:
+    for path in (README, README.parent / "docs" / "benchmarks.md", README.parent / "docs" / "deployment.md"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"\b[A-Z]+_TABLE\b|\bTODO\b|\bTBD\b|XXX", text), path.name
