@@ -20,6 +20,7 @@ from connectors.pages import PageFetcher
 from connectors.runner import build_connector, collect
 from connectors.state import SourceState, StateStore
 from processors.errors import ConfigError
+from processors.metrics import ago, span
 from processors.records import RawArticle
 
 feeds_app = typer.Typer(help="Check the news sources of the feeds file and show their health.", no_args_is_help=True)
@@ -114,26 +115,11 @@ def check(
         raise typer.Exit(1)
 
 
-def _age(moment: float | None) -> str:
-    if not moment:
-        return "never"
-    seconds = max(time.time() - moment, 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit} ago"
-    return f"{seconds:.0f}s ago"
-
-
 def _until(moment: float | None) -> str:
     if not moment:
         return "-"
     seconds = moment - time.time()
-    if seconds <= 0:
-        return "due"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"in {seconds / size:.0f}{unit}"
-    return f"in {seconds:.0f}s"
+    return f"in {span(seconds)}" if seconds > 0 else "due"
 
 
 @feeds_app.command("list")
@@ -158,12 +144,12 @@ def list_sources(
             source.type,
             f"[{colour}]{status}[/{colour}]",
             str(health.consecutive_failures if health else 0),
-            _age(health.last_poll if health else None),
+            ago(health.last_poll if health else None),
             _until(health.next_poll if health else None),  # later than the interval while backing off
-            _age(health.last_success if health else None),
+            ago(health.last_success if health else None),
             str(health.published if health else 0),
             (health.last_error or "")[:80] if health else "",
         )
     for source_id, state in saved.items():
-        table.add_row(source_id, "-", "[dim]not in file[/dim]", "", _age(state.health.last_poll), "", "", "", "")
+        table.add_row(source_id, "-", "[dim]not in file[/dim]", "", ago(state.health.last_poll), "", "", "", "")
     console.print(table)

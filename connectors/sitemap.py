@@ -124,10 +124,14 @@ class SitemapConnector:
         kind, entries = root
         if kind == "urlset":
             return recent(entries, self.source.max_age_days)
-        children = recent(entries, self.source.max_age_days)[:MAX_CHILDREN]
+        children = self._children(entries)
         self.ctx.state.extra["sitemap_children"] = [child.loc for child in children]
         found = await self._from_children(children, report, depth=1)
         return recent(found, self.source.max_age_days) if found is not None else None
+
+    def _children(self, index_entries: list[SitemapEntry]) -> list[SitemapEntry]:
+        """The child sitemaps of an index worth reading: recent or undated, newest first, MAX_CHILDREN of them."""
+        return recent(index_entries, self.source.max_age_days)[:MAX_CHILDREN]
 
     async def _from_children(
         self, children: list[SitemapEntry], report: PollReport, depth: int
@@ -144,8 +148,7 @@ class SitemapConnector:
                 changed = True
                 found.extend(entries)
             elif depth + 1 < MAX_DEPTH:
-                nested = await self._from_children(recent(entries, self.source.max_age_days)[:MAX_CHILDREN],
-                                                   report, depth + 1)  # fmt: skip
+                nested = await self._from_children(self._children(entries), report, depth + 1)
                 if nested is not None:
                     changed = True
                     found.extend(nested)

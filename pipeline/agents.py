@@ -55,8 +55,8 @@ class Stages:
         self.batch_seconds = batch_seconds
         self._last_expiry = {"dedup": time.monotonic(), "cluster": time.monotonic()}
         self._sink_open = False
-        # In-memory indexes over the tables, rebuilt from the recovered table before each stage's first article.
-        self.stale_indexes = {"dedup", "cluster"}
+        self.stale_indexes: set[str] = set()
+        self.mark_indexes_stale()
 
     # -- routing -------------------------------------------------------------------------------------------
     async def dead_letter(self, event: faust.EventT, stage: str, reason: str, error_type: str,
@@ -113,6 +113,11 @@ class Stages:
         await self._send_with_retry(self.topics.articles, article.id.encode(), article.to_json())
         self.counters.inc("extract", "out")
         self._maybe_expire("dedup", self.chain.deduplicator.expire)
+
+    def mark_indexes_stale(self) -> None:
+        """The in-memory indexes over the tables are rebuilt from the recovered table before each stage's next
+        article (at start, and after every partition assignment)."""
+        self.stale_indexes = {"dedup", "cluster"}
 
     def _rebuild_if_stale(self, stage: str, rebuild: Any) -> None:
         """Rebuild a stage's in-memory index from inside its own stream (the table is recovered by then)."""

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from processors.metrics import read_snapshots
+from processors.metrics import ago, read_snapshots
 
 STALE_AFTER = 10.0
 
@@ -81,16 +81,9 @@ def _source_table(snapshots: list[dict[str, Any]]) -> list[Table]:
         return []
     table = Table("source", "health", "last poll", "published", "last error", title="sources", title_justify="left")
     for name, info in sorted(sources.items()):  # the gauges of connectors.runner.health_gauge
-        table.add_row(name, str(info.get("status", "")), _ago(info.get("last_poll")), str(info.get("published", 0)),
+        table.add_row(name, str(info.get("status", "")), ago(info.get("last_poll")), str(info.get("published", 0)),
                       str(info.get("last_error") or "")[:80])  # fmt: skip
     return [table]
-
-
-def _ago(moment: Any) -> str:
-    if not isinstance(moment, int | float) or not moment:
-        return "never"
-    seconds = max(time.time() - moment, 0)
-    return f"{seconds / 60:.0f}m ago" if seconds >= 60 else f"{seconds:.0f}s ago"
 
 
 def fresh(stats_dir: Path, process: str, max_age: float = STALE_AFTER) -> bool:

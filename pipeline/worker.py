@@ -52,7 +52,7 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
 
     async def on_assigned(*_: object, **__: object) -> None:
         # Agents resume only after the tables are recovered, so the next article rebuilds from recovered state.
-        stages.stale_indexes = {"dedup", "cluster"}
+        stages.mark_indexes_stale()
 
     app.on_partitions_assigned.connect(on_assigned)
     stats_dir = settings.stats_dir

@@ -22,9 +22,8 @@ Store layout (keys str, JSON values, one assignment per change): `s:<id>` → cl
 changelog record per article. The posting lists (key → newest `max_postings` ids) live in memory
 (`StoryIndex`, beside each recent article's cluster, keys and words) and are rebuilt from the `s:` entries by
 `rebuild_index()` after a table recovery or a rebalance: persisted, each article rewrote ~20 lists of up to
-200 entries, the pipeline's largest cost. With
-several partitions of `news.articles.v1`, each worker's table sees its partition only, so clusters form
-within a partition (see processors.dedup).
+200 entries, the pipeline's largest cost. With several partitions of `news.articles.v1`, each worker's table
+sees its partition only, so clusters form within a partition (see processors.dedup).
 """
 
 from __future__ import annotations
@@ -93,7 +92,7 @@ class StoryClusterer:
 
     def assign(self, article: EnrichedArticle) -> str:
         """The cluster_id of ``article`` (an earlier article's when they report the same event)."""
-        seen = self.index.articles.get(article.id) or self._stored(article.id)
+        seen = self._known(article.id)
         if seen is not None:
             return seen.cluster
         keys = story_keys(article)
@@ -127,7 +126,7 @@ class StoryClusterer:
         """A reprint belongs to its original's story cluster."""
         if article.dedup.status == "unique" or not article.dedup.duplicate_of:
             return None
-        original = self.index.articles.get(article.dedup.duplicate_of) or self._stored(article.dedup.duplicate_of)
+        original = self._known(article.dedup.duplicate_of)
         return original.cluster if original else article.dedup.cluster_id
 
     def _confirmed(self, article: EnrichedArticle, keys: list[str], words: np.ndarray, moment: float) -> str | None:
@@ -160,10 +159,12 @@ class StoryClusterer:
         self.store[f"s:{article_id}"] = {"c": cluster, "t": moment, "k": keys, "w": _pack(words)}
         self.index.add(article_id, _Stored(cluster, moment, frozenset(keys), words))
 
-    def _stored(self, article_id: str) -> _Stored | None:
-        """An article the store holds but the index does not (not rebuilt yet, or an unordered redelivery)."""
-        entry = self.store.get(f"s:{article_id}")
-        return _Stored.from_entry(entry) if entry is not None else None
+    def _known(self, article_id: str) -> _Stored | None:
+        """An article already assigned: from the index, else from the store (the index not rebuilt yet)."""
+        stored = self.index.articles.get(article_id)
+        if stored is None and (entry := self.store.get(f"s:{article_id}")) is not None:
+            stored = _Stored.from_entry(entry)
+        return stored
 
 
 @dataclass(frozen=True)

@@ -110,3 +110,16 @@ def read_snapshots(directory: Path) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue
     return snapshots
+
+
+def span(seconds: float) -> str:
+    """A duration for a status screen: "3d", "5h", "12m", "40s"."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def ago(moment: float | None) -> str:
+    """How long ago an epoch time was ("3m ago"), or "never"."""
+    return f"{span(max(time.time() - moment, 0))} ago" if moment else "never"

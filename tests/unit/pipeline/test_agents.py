@@ -147,7 +147,7 @@ def test_valid_raw_is_forwarded_keyed_by_id():
     assert stages.counters.get("extract", "out") == 1 and stages.counters.get("dedup", "unique") == 1
     asyncio.run(stages.handle_raw(Event(raw_record(4).to_json(), Msg("news.raw.v1"))))
     assert stages.chain.rebuilds == 1  # the LSH index is rebuilt once, before the first article
-    stages.stale_indexes = {"dedup", "cluster"}  # a rebalance
+    stages.mark_indexes_stale()  # a rebalance
     asyncio.run(stages.handle_raw(Event(raw_record(5).to_json(), Msg("news.raw.v1"))))
     assert stages.chain.rebuilds == 2
 
