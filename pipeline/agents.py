@@ -14,13 +14,15 @@ import random
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import faust
 from pydantic import ValidationError
 
 from pipeline.app import PipelineTopics
 from pipeline.archive import RawArchive
+from pipeline.cpu_pool import CpuPool
+from pipeline.faust_fixes import as_current_event
 from pipeline.sinks.base import Rejection, Sink
 from processors.errors import Dropped, PermanentError, TransientError
 from processors.metrics import Counters
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from processors.chain import ArticleChain
 
 log = logging.getLogger("akhbar.agents")
+
+Parsed = TypeVar("Parsed", RawArticle, Article, EnrichedArticle)
 
 EXPIRE_EVERY_SECONDS = 600.0
 MAX_BACKOFF_SECONDS = 30.0
@@ -45,8 +49,11 @@ class Stages:
     """Holds what the agents share: topics, the chain, the sink, the counters."""
 
     def __init__(self, topics: PipelineTopics, chain: ArticleChain, sink: Sink, counters: Counters,
-                 batch_size: int, batch_seconds: float, archive: RawArchive | None = None) -> None:  # fmt: skip
+                 batch_size: int, batch_seconds: float, archive: RawArchive | None = None,
+                 pool: CpuPool | None = None, stage_batch: tuple[int, float] = (32, 0.05)) -> None:  # fmt: skip
         self.archive = archive
+        self.pool = pool or CpuPool(chain, processes=0)
+        self.stage_batch_size, self.stage_batch_seconds = stage_batch
         self.topics = topics
         self.chain = chain
         self.sink = sink
@@ -87,32 +94,71 @@ class Stages:
 
     # -- news.raw.v1 → news.articles.v1 ---------------------------------------------------------------------
     async def handle_raw(self, event: faust.EventT) -> None:
-        self.counters.inc("extract", "in")
-        try:
-            raw = RawArticle.model_validate_json(event.value)
-        except ValidationError as exc:
-            await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
-            return
+        await self.handle_raw_batch([event])
+
+    async def handle_raw_batch(self, events: Sequence[faust.EventT]) -> None:
+        """Extract a batch in the CPU pool, then deduplicate it here in arrival order (dedup reads the table)."""
+        self.counters.inc("extract", "in", len(events))
+        parsed = [(event, raw) for event in events if (raw := await self._parse(event, RawArticle)) is not None]
         if self.archive is not None:
-            self.archive.append(event.value)
+            for event, _ in parsed:
+                self.archive.append(event.value)
         self._rebuild_if_stale("dedup", self.chain.deduplicator.rebuild_index)
-        try:
-            article = await asyncio.to_thread(self.chain.extract, raw)
-            article = self.chain.deduplicate(article)
-        except Dropped as drop:
-            self.counters.inc("extract", f"dropped.{drop.reason}")
-            log.info("dropped stage=extract reason=%s article=%s source=%s", drop.reason, raw.id, raw.source)
+        outcomes = await self._pooled(self.pool.extract, parsed, "extract")
+        for (event, raw), outcome in zip(parsed, outcomes, strict=True):
+            with as_current_event(event):  # dedup writes its state to this article's table partition
+                await self._guard_item(event, "dedup", raw.id, self._forward_extracted, event, raw, outcome)
+        with as_current_event(events[-1]):
+            self._maybe_expire("dedup", self.chain.deduplicator.expire)
+
+    async def _forward_extracted(self, event: faust.EventT, raw: RawArticle, outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            await self._drop_or_dead_letter(event, outcome, "extract", raw.id, raw.source)
             return
-        except Exception as exc:  # PermanentError, or a bug: either way this message cannot go on
-            await self.dead_letter(event, getattr(exc, "stage", "extract"), _reason(exc),
-                                   type(exc).__name__, article_id=raw.id)  # fmt: skip
+        try:
+            article = self.chain.deduplicate(outcome)
+        except Exception as exc:
+            await self._drop_or_dead_letter(event, exc, "dedup", raw.id, raw.source)
             return
         self.counters.inc("dedup", article.dedup.status)
         if article.language != "ar":  # kept by AKHBAR_KEEP_NON_ARABIC (dropped ones are counted as drops)
             self.counters.inc("extract", f"kept_non_arabic.{article.language}")
         await self._send_with_retry(self.topics.articles, article.id.encode(), article.to_json())
         self.counters.inc("extract", "out")
-        self._maybe_expire("dedup", self.chain.deduplicator.expire)
+
+    async def _drop_or_dead_letter(self, event: faust.EventT, exc: BaseException, stage: str,
+                                   article_id: str, source: str) -> None:  # fmt: skip
+        if isinstance(exc, Dropped):
+            self.counters.inc(stage if stage != "dedup" else "extract", f"dropped.{exc.reason}")
+            log.info("dropped stage=%s reason=%s article=%s source=%s", stage, exc.reason, article_id, source)
+            return
+        # PermanentError, or a bug: either way this message cannot go on
+        await self.dead_letter(event, getattr(exc, "stage", stage), _reason(exc), type(exc).__name__,
+                               article_id=article_id)  # fmt: skip
+
+    async def _parse(self, event: faust.EventT, record: type[Parsed]) -> Parsed | None:
+        try:
+            return record.model_validate_json(event.value)
+        except ValidationError as exc:
+            await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
+            return None
+
+    async def _pooled(self, run: Any, parsed: list[tuple[faust.EventT, Any]], stage: str) -> list[Any]:
+        """The pool's outcome per item; if the pool call itself fails, that failure is every item's outcome."""
+        try:
+            outcomes: list[Any] = await run([record for _, record in parsed])
+        except Exception as exc:  # not an article's fault (a pickling bug, a pool that cannot start)
+            log.exception("%s pool call failed for a batch of %d", stage, len(parsed))
+            return [PermanentError(_reason(exc), stage=stage)] * len(parsed)
+        return outcomes
+
+    async def _guard_item(self, event: faust.EventT, stage: str, article_id: str, step: Any, *args: Any) -> None:
+        """One item's routing: a bug in it dead-letters that item only, never the rest of its batch."""
+        try:
+            await step(*args)
+        except Exception as exc:
+            log.exception("unexpected error in %s for %s", stage, article_id)
+            await self.dead_letter(event, stage, _reason(exc), type(exc).__name__, article_id=article_id)
 
     def mark_indexes_stale(self) -> None:
         """The in-memory indexes over the tables are rebuilt from the recovered table before each stage's next
@@ -134,21 +180,27 @@ class Stages:
 
     # -- news.articles.v1 → news.enriched.v1 ----------------------------------------------------------------
     async def handle_article(self, event: faust.EventT) -> None:
-        self.counters.inc("enrich", "in")
-        try:
-            article = Article.model_validate_json(event.value)
-        except ValidationError as exc:
-            await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
-            return
+        await self.handle_article_batch([event])
+
+    async def handle_article_batch(self, events: Sequence[faust.EventT]) -> None:
+        """Enrich a batch in the CPU pool, then assign story clusters here in arrival order (they read the table)."""
+        self.counters.inc("enrich", "in", len(events))
+        parsed = [(event, art) for event in events if (art := await self._parse(event, Article)) is not None]
         self._rebuild_if_stale("cluster", self.chain.clusterer.rebuild_index)
-        try:
-            enriched = self.chain.enrich(article)
-        except Exception as exc:
-            await self.dead_letter(event, "enrich", _reason(exc), type(exc).__name__, article_id=article.id)
+        outcomes = await self._pooled(self.pool.enrich, parsed, "enrich")
+        for (event, article), outcome in zip(parsed, outcomes, strict=True):
+            with as_current_event(event):  # clustering writes its state to this article's table partition
+                await self._guard_item(event, "enrich", article.id, self._forward_enriched, event, article, outcome)
+        with as_current_event(events[-1]):
+            self._maybe_expire("cluster", self.chain.clusterer.expire)
+
+    async def _forward_enriched(self, event: faust.EventT, article: Article, outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            await self.dead_letter(event, "enrich", _reason(outcome), type(outcome).__name__, article_id=article.id)
             return
+        enriched = self.chain.assign_cluster(outcome)
         await self._send_with_retry(self.topics.enriched, enriched.id.encode(), enriched.to_json())
         self.counters.inc("enrich", "out")
-        self._maybe_expire("cluster", self.chain.clusterer.expire)
 
     # -- news.enriched.v1 → sink ----------------------------------------------------------------------------
     async def handle_batch(self, events: Sequence[faust.EventT]) -> None:
@@ -156,13 +208,9 @@ class Stages:
         docs: list[EnrichedArticle] = []
         origin: dict[str, faust.EventT] = {}
         for event in events:
-            try:
-                doc = EnrichedArticle.model_validate_json(event.value)
-            except ValidationError as exc:
-                await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
-                continue
-            docs.append(doc)
-            origin[doc.id] = event
+            if (doc := await self._parse(event, EnrichedArticle)) is not None:
+                docs.append(doc)
+                origin[doc.id] = event
         if not docs:
             return
         rejections = await self._write_until_done(docs)
@@ -220,32 +268,32 @@ def register_agents(app: faust.App, stages: Stages) -> None:
     topics = stages.topics
 
     async def process_raw(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            await _guarded(stages, event, stages.handle_raw)
+        async for events in _batches(stream, stages.stage_batch_size, stages.stage_batch_seconds):
+            await _guarded_batch(stages, events, stages.handle_raw_batch, "extract")
 
     async def enrich(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            await _guarded(stages, event, stages.handle_article)
+        async for events in _batches(stream, stages.stage_batch_size, stages.stage_batch_seconds):
+            await _guarded_batch(stages, events, stages.handle_article_batch, "enrich")
 
     async def index(stream: faust.StreamT) -> None:
-        batches = cast(Any, stream).take_events(stages.batch_size, within=stages.batch_seconds)  # not in StreamT
-        async for events in batches:
-            try:
-                await stages.handle_batch(events)
-            except Exception as exc:  # never escape: dead-letter the whole batch with the reason
-                log.exception("index batch failed")
-                for event in events:
-                    await stages.dead_letter(event, "index", _reason(exc), type(exc).__name__)
+        async for events in _batches(stream, stages.batch_size, stages.batch_seconds):
+            await _guarded_batch(stages, events, stages.handle_batch, "index")
 
     app.agent(topics.raw, name="process_raw")(process_raw)
     app.agent(topics.articles, name="enrich")(enrich)
     app.agent(topics.enriched, name="index")(index)
 
 
-async def _guarded(stages: Stages, event: faust.EventT, handler: Any) -> None:
+def _batches(stream: faust.StreamT, size: int, seconds: float) -> Any:
+    """Events in batches of up to ``size``, or what came within ``seconds``; acked after the batch is handled."""
+    return cast(Any, stream).take_events(size, within=seconds)  # take_events is not declared on StreamT
+
+
+async def _guarded_batch(stages: Stages, events: Sequence[faust.EventT], handler: Any, stage: str) -> None:
+    """Last resort (handlers guard each item): a batch that still fails is dead-lettered with the reason."""
     try:
-        await handler(event)
-    except Exception as exc:  # a bug in a handler still must not kill the agent or lose the message
-        log.exception("unexpected error in %s", handler.__name__)
-        await stages.dead_letter(event, handler.__name__.removeprefix("handle_"), _reason(exc),
-                                 type(exc).__name__)  # fmt: skip
+        await handler(events)
+    except Exception as exc:
+        log.exception("unexpected error in the %s stage", stage)
+        for event in events:
+            await stages.dead_letter(event, stage, _reason(exc), type(exc).__name__)

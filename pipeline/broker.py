@@ -39,11 +39,11 @@ def tansu_binary(override: Path | None = None) -> Path:
     return path
 
 
-def die_with_parent() -> None:
-    """In a child, before exec: ask Linux to SIGTERM us when the parent dies (even by SIGKILL)."""
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """In a child, before exec: ask Linux to signal us when the parent dies (even by SIGKILL)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_PDEATHSIG, signum)
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Faust fixes: two corrections to faust-streaming 0.15 — table recovery order, and the consumer's fetch wait.
+"""Faust fixes: corrections to faust-streaming 0.15 — table recovery order, the consumer's fetch wait, batch events.
 
 After a rebalance, ``Recovery.on_recovery_completed`` resumes the stream partitions, then awaits the seek to the
 committed offsets, and only then calls ``app.flow_control.resume()`` — which clears every stream queue. Messages
@@ -19,6 +19,11 @@ has data (measured here: 1.23 s median delay for a message on one of three assig
 to 1.5 s. ``AKHBAR_FETCH_MAX_WAIT_MS`` (default 100) is set on the consumer before it starts; on Kafka it only
 bounds how often an idle consumer asks.
 
+Batches: a table write finds the partition of its changelog record from the stream's current event, which
+``Stream.take_events`` does not set while the agent handles a batch (its buffer is filled by a background
+processor): every table write raised "Cannot modify table key from outside of stream iteration".
+``as_current_event`` sets it for the item being handled, so each article's state goes to its own partition.
+
 Applied by ``apply()`` when the worker is built, never at import time, and only to the faust-streaming minor
 it was written for (pyproject pins ``<0.16``).
 """
@@ -26,12 +31,27 @@ it was written for (pyproject pins ``<0.16``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import weakref
+from collections.abc import Iterator
 from typing import Any
+
+import faust.streams
 
 log = logging.getLogger("akhbar.faust_fixes")
 
 FIXED_MINOR = "0.15."
+
+
+@contextlib.contextmanager
+def as_current_event(event: Any) -> Iterator[None]:
+    """Within this block, Faust tables write as if ``event`` were the one the stream is iterating."""
+    token = faust.streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust.streams._current_event.reset(token)
 
 
 async def on_recovery_completed(self: Any, generation_id: int = 0) -> None:

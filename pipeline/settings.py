@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     dedup_window_days: float = Field(
         default=7.0, gt=0, le=365, description="days an article is remembered for dedup and story clustering"
     )
+    cpu_processes: int | None = Field(
+        default=None, ge=0, le=64, description="worker processes for extraction and enrichment; unset = one per core"
+    )
+    stage_batch_size: int = Field(default=32, ge=1, le=1000, description="articles a stage takes at a time")
     sink_batch_size: int = Field(default=200, ge=1)
     sink_batch_seconds: float = Field(default=1.0, gt=0)
     user_agent: str = "akhbar/0.1 (+https://github.com/akhbar-news/akhbar)"

@@ -7,6 +7,7 @@ cleanly) and exits the process when done.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import faust
@@ -14,6 +15,7 @@ import faust
 from pipeline.agents import Stages, register_agents
 from pipeline.app import create_app, declare_tables, declare_topics
 from pipeline.archive import RawArchive
+from pipeline.cpu_pool import CpuPool
 from pipeline.faust_fixes import apply as apply_faust_fixes
 from pipeline.observability import serve_observability
 from pipeline.settings import Settings
@@ -27,6 +29,8 @@ from processors.metrics import Counters
 
 log = logging.getLogger("akhbar.worker")
 
+STAGE_BATCH_SECONDS = 0.05  # longest a stage waits for its batch to fill: at most this much latency per hop
+
 
 def chain_config(settings: Settings) -> ChainConfig:
     return ChainConfig(
@@ -35,6 +39,13 @@ def chain_config(settings: Settings) -> ChainConfig:
         cluster=ClusterConfig(window_days=settings.dedup_window_days),
         gazetteer_dir=settings.gazetteer_dir,
     )
+
+
+def cpu_processes(settings: Settings) -> int:
+    """Processes for extraction and enrichment: as configured, else one per core this process may use."""
+    if settings.cpu_processes is not None:
+        return settings.cpu_processes
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Counters]:
@@ -46,8 +57,11 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
     chain = ArticleChain(chain_config(settings), dedup_table, cluster_table)
     counters = Counters("worker")
     archive = RawArchive(settings.archive_dir) if settings.archive_raw else None
+    pool = CpuPool(chain, cpu_processes(settings))
+    pool.start()  # here, in the main thread: the pool's processes die with the thread that started them
     stages = Stages(topics, chain, open_sink(settings), counters, batch_size=settings.sink_batch_size,
-                    batch_seconds=settings.sink_batch_seconds, archive=archive)  # fmt: skip
+                    batch_seconds=settings.sink_batch_seconds, archive=archive, pool=pool,
+                    stage_batch=(settings.stage_batch_size, STAGE_BATCH_SECONDS))  # fmt: skip
     register_agents(app, stages)
 
     async def on_assigned(*_: object, **__: object) -> None:

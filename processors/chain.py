@@ -40,7 +40,14 @@ class ArticleChain:
         self.config = config or ChainConfig()
         self.deduplicator = Deduplicator({} if dedup_store is None else dedup_store, self.config.dedup)
         self.clusterer = StoryClusterer({} if cluster_store is None else cluster_store, self.config.cluster)
-        self.enricher = Enricher(self.config.gazetteer_dir)
+        self._enricher: Enricher | None = None
+
+    @property
+    def enricher(self) -> Enricher:
+        """Built on first use (seconds: gazetteers and automata): a worker whose pool enriches never needs one."""
+        if self._enricher is None:
+            self._enricher = Enricher(self.config.gazetteer_dir)
+        return self._enricher
 
     def extract(self, raw: RawArticle, now: datetime | None = None) -> Article:
         """Raises ``Dropped`` or ``PermanentError``; pure and thread-safe (the worker runs it off the loop)."""
@@ -51,12 +58,18 @@ class ArticleChain:
         return article
 
     def enrich(self, article: Article) -> EnrichedArticle:
-        """Enrich a unique article; a duplicate is not enriched again (the sink folds it into its original) but
-        takes its original's story cluster, which clustering may have moved since dedup judged it."""
+        return self.assign_cluster(self.enrich_content(article))
+
+    def enrich_content(self, article: Article) -> EnrichedArticle:
+        """Enrich a unique article; a duplicate is not enriched again (the sink folds it into its original).
+        Pure and stateless: the worker runs it in its CPU pool."""
         if article.dedup.status == "unique":
-            enriched = self.enricher.enrich(article)
-        else:
-            enriched = EnrichedArticle.model_validate(article.model_dump())
+            return self.enricher.enrich(article)
+        return EnrichedArticle.model_validate(article.model_dump())
+
+    def assign_cluster(self, enriched: EnrichedArticle) -> EnrichedArticle:
+        """The story cluster (a duplicate takes its original's, which clustering may have moved since dedup
+        judged it); reads and writes the cluster store, so it runs in arrival order."""
         enriched.dedup.cluster_id = self.clusterer.assign(enriched)
         return enriched
 

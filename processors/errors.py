@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AkhbarError(Exception):
     """Base of every error the pipeline raises on purpose."""
@@ -17,6 +19,14 @@ class AkhbarError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.stage = stage
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling keeps only ``args`` by default: the stage would come back from a pool process as "unknown".
+        return (_rebuild, (type(self), self.reason, self.stage))
+
+
+def _rebuild(kind: type[AkhbarError], reason: str, stage: str) -> AkhbarError:
+    return kind(reason, stage=stage)
 
 
 class PermanentError(AkhbarError):

@@ -7,10 +7,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import faust.streams
 import pytest
 
 import pipeline.agents as agents
-from pipeline.agents import Stages, _guarded
+from pipeline.agents import Stages, _guarded_batch
 from pipeline.app import PipelineTopics
 from pipeline.sinks.base import Rejection
 from processors.errors import Dropped, PermanentError, TransientError
@@ -76,10 +77,13 @@ class FakeChain:
     def deduplicate(self, article: Article) -> Article:
         return article
 
-    def enrich(self, article: Article) -> EnrichedArticle:
+    def enrich_content(self, article: Article) -> EnrichedArticle:
         if self.outcome:
             raise self.outcome
         return EnrichedArticle.model_validate(article.model_dump())
+
+    def assign_cluster(self, enriched: EnrichedArticle) -> EnrichedArticle:
+        return enriched
 
     def expire(self, now: Any) -> int:
         return 0
@@ -203,8 +207,62 @@ def test_dead_letter_send_waits_for_the_broker():
 def test_guard_turns_a_handler_bug_into_a_dead_letter():
     stages, topics = make_stages()
 
-    async def handle_broken(event: Event) -> None:
+    async def handle_broken(events: list[Event]) -> None:
         raise KeyError("oops")
 
-    asyncio.run(_guarded(stages, Event(b"{}", Msg("news.articles.v1")), handle_broken))
-    assert dlq(topics)[0]["stage"] == "broken" and "KeyError" in dlq(topics)[0]["reason"]
+    batch = [Event(b"{}", Msg("news.articles.v1", 0, n)) for n in range(2)]
+    asyncio.run(_guarded_batch(stages, batch, handle_broken, "enrich"))
+    assert [(x["stage"], x["offset"]) for x in dlq(topics)] == [("enrich", 0), ("enrich", 1)]
+    assert "KeyError" in dlq(topics)[0]["reason"]
+
+
+class PickyChain(FakeChain):
+    """Drops id2, rejects id3 for good, and breaks (a bug) deduplicating id5; records the table's event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: list[Any] = []
+
+    def extract(self, raw: RawArticle) -> Article:
+        if raw.id == "id2":
+            raise Dropped("too_short", stage="extract")
+        if raw.id == "id3":
+            raise PermanentError("undecodable page", stage="extract")
+        return super().extract(raw)
+
+    def deduplicate(self, article: Article) -> Article:
+        self.current.append(faust.streams.current_event())
+        if article.id == "id5":
+            raise KeyError("bug")
+        return article
+
+
+def test_a_batch_is_routed_item_by_item_in_arrival_order():
+    chain = PickyChain()
+    stages, topics = make_stages(chain)
+    events = [Event(raw_record(i).to_json(), Msg("news.raw.v1", 0, i)) for i in range(1, 7)]
+    events.insert(2, Event(b"not json", Msg("news.raw.v1", 0, 99)))
+    asyncio.run(stages.handle_raw_batch(events))
+    assert [key for key, _ in topics.articles.sent] == [b"id1", b"id4", b"id6"]  # type: ignore[attr-defined]
+    assert [(x["stage"], x["offset"]) for x in dlq(topics)] == [("parse", 99), ("extract", 3), ("dedup", 5)]
+    counters = stages.counters
+    assert counters.get("extract", "in") == 7 and counters.get("extract", "dropped.too_short") == 1
+    assert counters.get("extract", "out") == 3
+    # each article's table writes go to its own event's partition, not the batch's last one
+    assert chain.current == [events[0], events[4], events[5], events[6]]
+
+
+def test_an_article_batch_is_enriched_then_clustered_in_order():
+    clustered: list[str] = []
+
+    class Clustering(FakeChain):
+        def assign_cluster(self, enriched: EnrichedArticle) -> EnrichedArticle:
+            clustered.append(enriched.id)
+            return enriched
+
+    stages, topics = make_stages(Clustering())
+    events = [Event(article_from(raw_record(i)).to_json(), Msg("news.articles.v1", 0, i)) for i in (3, 1, 2)]
+    asyncio.run(stages.handle_article_batch([*events, Event(b"{}", Msg("news.articles.v1", 0, 7))]))
+    assert clustered == ["id3", "id1", "id2"]
+    assert [key for key, _ in topics.enriched.sent] == [b"id3", b"id1", b"id2"]  # type: ignore[attr-defined]
+    assert [x["stage"] for x in dlq(topics)] == ["parse"] and stages.counters.get("enrich", "out") == 3

@@ -1,0 +1,170 @@
+"""CPU pool: the stateless processor stages (extraction, enrichment) of a batch run in worker processes.
+
+One Faust worker is one Python process, and the processors are CPU-bound Python: without this the worker
+uses one core however many the machine has. Extraction and enrichment keep no state, so a batch of them can
+be split over processes; deduplication and story clustering read and write the Faust tables and stay in the
+worker, in arrival order. ``processes=0`` runs the same calls in one thread of the worker (tests, small
+machines).
+
+Every item comes back as its result or as the exception it raised (``Outcome``), in input order, so the agent
+routes each one (forward, count the drop, dead-letter). A process that dies on an article (a crash in a C
+extension, the kernel's OOM killer) breaks the pool: the pool is rebuilt and the batch retried one article at a
+time, and the article that kills a process again is returned as a ``PermanentError`` for the dead-letter topic,
+so one poison article costs one dead letter, not the worker.
+
+Children are started with ``spawn`` (the worker has threads by then, which ``fork`` would copy mid-flight), build
+their own chain once, ignore Ctrl-C (the worker stops them) and die with the worker (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from pipeline.broker import die_with_parent
+from processors.chain import ArticleChain, ChainConfig
+from processors.errors import AkhbarError, PermanentError
+from processors.records import Article, RawArticle
+
+log = logging.getLogger("akhbar.cpu_pool")
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Outcome = Any  # the result of one item, or the exception it raised (a union mypy cannot narrow usefully)
+BatchCall = Callable[[Sequence[Any]], list[Outcome]]
+
+_child: dict[str, Any] = {}  # in a pool process: its config, and the chain built from it on first use
+
+
+def _init_child(config: ChainConfig, worker_pid: int) -> None:
+    # The worker stops us (a sentinel at its exit) once its agents are done: a Ctrl-C or a SIGTERM to the
+    # whole process group must not kill a batch under a worker that is still finishing it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(signal.SIGKILL)
+    if os.getppid() != worker_pid:  # the worker died before prctl took effect
+        os._exit(1)
+    _child["config"] = config
+
+
+def _child_chain() -> ArticleChain:
+    if "chain" not in _child:
+        _child["chain"] = ArticleChain(_child["config"])
+    chain: ArticleChain = _child["chain"]
+    return chain
+
+
+def _warm_child(_: Sequence[Any]) -> list[Outcome]:
+    _child_chain()
+    return []
+
+
+def _outcomes(call: Callable[[Item], Result], items: Sequence[Item], stage: str) -> list[Outcome]:
+    """Each item's result or exception; an exception that would not survive pickling is made permanent."""
+    outcomes: list[Outcome] = []
+    for item in items:
+        try:
+            outcomes.append(call(item))
+        except AkhbarError as exc:
+            outcomes.append(exc)
+        except Exception as exc:  # a bug on one article must not fail its batch
+            outcomes.append(PermanentError(f"{type(exc).__name__}: {exc}", stage=stage))
+    return outcomes
+
+
+def _extract_in_child(raws: Sequence[RawArticle]) -> list[Outcome]:
+    return _outcomes(_child_chain().extract, raws, "extract")
+
+
+def _enrich_in_child(articles: Sequence[Article]) -> list[Outcome]:
+    return _outcomes(_child_chain().enrich_content, articles, "enrich")
+
+
+class CpuPool:
+    """Runs ``extract`` and ``enrich_content`` of a batch over ``processes`` processes (0 = a thread)."""
+
+    def __init__(self, chain: ArticleChain, processes: int) -> None:
+        self.chain = chain
+        self.processes = processes
+        self.restarts = 0
+        self._executor: Executor | None = None
+
+    def start(self) -> None:
+        """Start the processes and wait until each has built its chain (gazetteers, language model): a broken
+        gazetteer file stops the worker at start-up, not every batch. Without processes, the worker's chain."""
+        if self.processes == 0:
+            _ = self.chain.enricher
+            return
+        if self._executor is None:
+            for future in self._spawn():
+                future.result()
+
+    def _spawn(self) -> list[Future[list[Outcome]]]:
+        # Processes are spawned by ``submit`` in the calling thread, and PR_SET_PDEATHSIG fires when that
+        # thread ends: call this from the worker's main thread (its event loop's), never a short-lived one.
+        self._executor = ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_child,
+            initargs=(self.chain.config, os.getpid()),
+        )
+        return [self._executor.submit(_warm_child, []) for _ in range(self.processes)]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    async def extract(self, raws: Sequence[RawArticle]) -> list[Outcome]:
+        if self.processes == 0:
+            return await asyncio.to_thread(_outcomes, self.chain.extract, raws, "extract")
+        return await self._run(_extract_in_child, raws, "extract")
+
+    async def enrich(self, articles: Sequence[Article]) -> list[Outcome]:
+        """Enriched copies of unique articles (clustering is the caller's: it needs the tables)."""
+        if self.processes == 0:
+            return await asyncio.to_thread(_outcomes, self.chain.enrich_content, articles, "enrich")
+        return await self._run(_enrich_in_child, articles, "enrich")
+
+    async def _run(self, call: BatchCall, items: Sequence[Any], stage: str) -> list[Outcome]:
+        if not items:
+            return []
+        try:
+            return await self._spread(call, items)
+        except BrokenProcessPool:
+            log.error("a %s process died; retrying its batch of %d one article at a time", stage, len(items))
+            self._discard()
+            return [await self._alone(call, item, stage) for item in items]
+
+    async def _spread(self, call: BatchCall, items: Sequence[Any]) -> list[Outcome]:
+        """One chunk per process, results in input order."""
+        if self._executor is None:  # after a crash: the children load their models off the event loop
+            await asyncio.gather(*map(asyncio.wrap_future, self._spawn()))
+        assert self._executor is not None
+        loop = asyncio.get_running_loop()
+        size = -(-len(items) // self.processes)
+        chunks = [items[first : first + size] for first in range(0, len(items), size)]
+        parts = await asyncio.gather(*(loop.run_in_executor(self._executor, call, chunk) for chunk in chunks))
+        return [outcome for part in parts for outcome in part]
+
+    async def _alone(self, call: BatchCall, item: Any, stage: str) -> Outcome:
+        try:
+            return (await self._spread(call, [item]))[0]
+        except BrokenProcessPool:
+            self._discard()
+            log.error("a %s process died on article %s: dead-lettered", stage, getattr(item, "id", item))
+            return PermanentError("the processor process died on this article (crash or out of memory)", stage=stage)
+
+    def _discard(self) -> None:
+        """Drop a broken pool; the next call starts a new one."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        self.restarts += 1

@@ -1,0 +1,82 @@
+"""CPU pool: extraction and enrichment of a batch in worker processes give what the worker itself would, item by
+item and in order, and a process dying on one article dead-letters that article only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from pipeline.cpu_pool import CpuPool
+from processors.chain import ArticleChain
+from processors.errors import Dropped, PermanentError, TransientError
+from processors.records import RawArticle
+from processors.urls import article_id
+
+SAMPLE = Path(__file__).parents[2] / "fixtures" / "dedup" / "seed-article-deir-ez-zor.txt"
+
+
+def raw(n: int, title: str, text: str) -> RawArticle:
+    url = f"https://e.com/{n}"
+    return RawArticle(id=article_id(url), url=url, source="s", title=title, text=text)
+
+
+def raws() -> list[RawArticle]:
+    text = SAMPLE.read_text(encoding="utf-8")
+    other = text.replace("دير الزور", "حلب")
+    return [raw(1, "قصف على دير الزور", text), raw(2, "قصير", "نص قصير"), raw(3, "عنوان", other)]
+
+
+def die_on_poison(items: list[str]) -> list[str]:
+    """Runs in a pool process: the article named "poison" kills it, as a crash in a C extension would."""
+    if "poison" in items:
+        os._exit(3)
+    return [item.upper() for item in items]
+
+
+@pytest.mark.parametrize("error", [PermanentError("bad page", stage="extract"), Dropped("too_short", stage="dedup"),
+                                   TransientError("503", stage="index")])  # fmt: skip
+def test_errors_keep_their_stage_across_processes(error):
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.reason, copy.stage) == (type(error), error.reason, error.stage)
+
+
+def test_in_thread_outcomes_are_per_item_and_in_order():
+    chain = ArticleChain()
+    outcomes = asyncio.run(CpuPool(chain, processes=0).extract(raws()))
+    assert [o.url for o in outcomes if not isinstance(o, BaseException)] == ["https://e.com/1", "https://e.com/3"]
+    assert isinstance(outcomes[1], Dropped) and outcomes[1].reason == "too_short"
+
+
+def test_processes_give_what_the_worker_would():
+    chain = ArticleChain()
+    pool = CpuPool(chain, processes=2)
+    pool.start()
+    try:
+        extracted = asyncio.run(pool.extract(raws()))
+        articles = [chain.deduplicate(a) for a in extracted if not isinstance(a, BaseException)]
+        enriched = asyncio.run(pool.enrich(articles))
+    finally:
+        pool.close()
+    assert isinstance(extracted[1], Dropped) and extracted[1].stage == "extract"
+    here = [chain.enrich_content(a) for a in articles]
+    assert [e.model_dump(exclude={"enriched_at"}) for e in enriched] == [
+        e.model_dump(exclude={"enriched_at"}) for e in here
+    ]
+    assert {p.name_en for p in enriched[0].places} >= {"Deir ez-Zor"}
+
+
+def test_a_process_dying_on_one_article_dead_letters_only_that_one():
+    pool = CpuPool(ArticleChain(), processes=1)
+    try:
+        outcomes = asyncio.run(pool._run(die_on_poison, ["a", "poison", "b", "c"], "enrich"))
+        after = asyncio.run(pool._run(die_on_poison, ["d", "e"], "enrich"))
+    finally:
+        pool.close()
+    assert outcomes[0] == "A" and outcomes[2:] == ["B", "C"]
+    assert isinstance(outcomes[1], PermanentError) and outcomes[1].stage == "enrich"
+    assert "process died" in outcomes[1].reason
+    assert after == ["D", "E"] and pool.restarts == 2  # the batch's crash, then the poison article's own
