@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import itertools
 import zlib
 from collections import Counter
 from collections.abc import MutableMapping
@@ -113,14 +114,10 @@ class StoryClusterer:
 
     def content_words(self, text: str) -> np.ndarray:
         """Sorted distinct CRC-32 hashes of the lightly stemmed content words (first ``max_words``)."""
-        hashes: dict[int, None] = {}
-        for word in self._words.words(text):
-            hashed = _content_hash(word)
-            if hashed is not None:
-                hashes.setdefault(hashed)
-                if len(hashes) >= self.config.max_words:
-                    break
-        return np.unique(np.fromiter(hashes, dtype=np.uint32, count=len(hashes)))
+        distinct = dict.fromkeys(map(_content_hash, self._words.words(text)))  # in order of first use
+        distinct.pop(None, None)
+        first = itertools.islice(distinct, self.config.max_words)
+        return np.unique(np.fromiter(first, dtype=np.uint32, count=min(len(distinct), self.config.max_words)))
 
     def _inherited(self, article: EnrichedArticle) -> str | None:
         """A reprint belongs to its original's story cluster."""
@@ -131,16 +128,18 @@ class StoryClusterer:
 
     def _confirmed(self, article: EnrichedArticle, keys: list[str], words: np.ndarray, moment: float) -> str | None:
         linked = article.dedup.cluster_id if article.dedup.cluster_id not in (None, article.id) else None
+        ids = self.index.ranked(keys, moment, self._window, article.id, self.config.max_candidates, first=linked)
         candidates = [
-            (candidate_id, stored)
-            for candidate_id in self._candidates(article.id, keys, moment, linked)
-            if (stored := self.index.articles.get(candidate_id)) is not None
-            and abs(moment - stored.time) <= self._window
+            (i, stored)
+            for i in ids
+            if (stored := self.index.articles.get(i)) is not None and abs(moment - stored.time) <= self._window
         ]
         overlaps = _overlaps(words, [stored.words for _, stored in candidates])
         own_keys = frozenset(keys)
         confirmed: list[_Candidate] = []
         for (candidate_id, stored), overlap in zip(candidates, overlaps, strict=True):
+            if overlap < self.config.min_word_overlap and candidate_id != linked:
+                continue  # cannot be confirmed: spare the key intersection
             shared = len(own_keys & stored.keys)
             text_linked = candidate_id == linked and shared >= 1
             if text_linked or (shared >= self.config.min_shared_keys and overlap >= self.config.min_word_overlap):
@@ -148,12 +147,6 @@ class StoryClusterer:
         # Most words in common, then most keys; the smaller id breaks ties (the same choice on every worker).
         best = min(confirmed, key=lambda c: (-c.overlap, -c.shared, c.id), default=None)
         return best.cluster if best else None
-
-    def _candidates(self, article_id: str, keys: list[str], moment: float, linked: str | None) -> list[str]:
-        ranked = self.index.ranked(keys, moment, self._window, exclude=article_id)
-        if linked and linked not in ranked:
-            ranked.insert(0, linked)
-        return ranked[: self.config.max_candidates]
 
     def _remember(self, article_id: str, cluster: str, keys: list[str], words: np.ndarray, moment: float) -> None:
         self.store[f"s:{article_id}"] = {"c": cluster, "t": moment, "k": keys, "w": _pack(words)}
@@ -200,19 +193,23 @@ class StoryIndex:
             if len(posting) > self.max_postings:
                 del posting[next(iter(posting))]
 
-    def ranked(self, keys: list[str], moment: float, window: float, exclude: str) -> list[str]:
-        """Articles within ``window`` seconds of ``moment`` sharing any of ``keys``: most shared keys first, ties
-        by id (deterministic on every worker)."""
-        hits: Counter[str] = Counter()
-        for key in keys:
-            posting = self.postings.get(key)
-            if posting:
-                hits.update(posting.keys())  # keys(), not the dict: counted as elements, in C
+    def ranked(
+        self, keys: list[str], moment: float, window: float, exclude: str, limit: int, first: str | None = None
+    ) -> list[str]:
+        """The ``limit`` recent articles (within ``window`` seconds of ``moment``) sharing most of ``keys``, ties
+        by id (deterministic on every worker); ``first``, when it is not one of them anyway, leads the list."""
+        hits = Counter(itertools.chain.from_iterable(p for key in keys if (p := self.postings.get(key))))
         hits.pop(exclude, None)
-        articles = self.articles
-        within = sorted(i for i in hits if i in articles and abs(moment - articles[i].time) <= window)
-        within.sort(key=hits.__getitem__, reverse=True)  # stable: equal counts stay in id order
-        return within
+        lead = [first] if first and not self._recent(first, hits, moment, window) else []
+        ordered = sorted(hits)
+        ordered.sort(key=hits.__getitem__, reverse=True)  # stable: equal counts stay in id order
+        # Only the first `limit` recent ones are wanted: test the window lazily, in rank order.
+        recent = (i for i in ordered if self._recent(i, hits, moment, window))
+        return lead + list(itertools.islice(recent, limit - len(lead)))
+
+    def _recent(self, article_id: str, hits: Counter[str], moment: float, window: float) -> bool:
+        stored = self.articles.get(article_id)
+        return article_id in hits and stored is not None and abs(moment - stored.time) <= window
 
     def expire(self, cutoff: float) -> None:
         self.articles = {i: stored for i, stored in self.articles.items() if stored.time >= cutoff}
