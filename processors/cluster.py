@@ -28,11 +28,9 @@ sees its partition only, so clusters form within a partition (see processors.ded
 
 from __future__ import annotations
 
-import base64
 import functools
 import itertools
 import zlib
-from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +41,7 @@ import numpy as np
 from processors.normalize import normalize_arabic
 from processors.records import EnrichedArticle
 from processors.signature import TextSigner
+from processors.story_index import Stored, StoryIndex, pack
 
 _PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و")
 _SUFFIXES = ("ات", "ون", "ين", "ها", "ه")
@@ -88,7 +87,7 @@ class StoryClusterer:
         self.index.clear()
         entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("s:")]
         for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
-            self.index.add(article_id, _Stored.from_entry(entry))
+            self.index.add(article_id, Stored.from_entry(entry))
         return len(entries)
 
     def assign(self, article: EnrichedArticle) -> str:
@@ -97,7 +96,7 @@ class StoryClusterer:
         if seen is not None:
             return seen.cluster
         keys = story_keys(article)
-        words = self.content_words(f"{article.title}\n{article.text}")
+        words = self.content_words(article.title, article.text)
         moment = article.published_at.timestamp()
         cluster = self._inherited(article) or self._confirmed(article, keys, words, moment) or _own(article, keys)
         self._remember(article.id, cluster, keys, words, moment)
@@ -112,9 +111,13 @@ class StoryClusterer:
             del self.store[key]
         return len(stale)
 
-    def content_words(self, text: str) -> np.ndarray:
-        """Sorted distinct CRC-32 hashes of the lightly stemmed content words (first ``max_words``)."""
-        distinct = dict.fromkeys(map(_content_hash, self._words.words(text)))  # in order of first use
+    def content_words(self, *texts: str) -> np.ndarray:
+        """Sorted distinct CRC-32 hashes of the lightly stemmed content words of ``texts`` (first ``max_words``).
+
+        The texts are tokenised one by one (the same words as their concatenation with newlines), so an article's
+        text meets the normalisation its dedup check already made."""
+        words = itertools.chain.from_iterable(map(self._words.words, texts))
+        distinct = dict.fromkeys(map(_content_hash, words))  # in order of first use
         distinct.pop(None, None)
         first = itertools.islice(distinct, self.config.max_words)
         return np.unique(np.fromiter(first, dtype=np.uint32, count=min(len(distinct), self.config.max_words)))
@@ -149,80 +152,15 @@ class StoryClusterer:
         return best.cluster if best else None
 
     def _remember(self, article_id: str, cluster: str, keys: list[str], words: np.ndarray, moment: float) -> None:
-        self.store[f"s:{article_id}"] = {"c": cluster, "t": moment, "k": keys, "w": _pack(words)}
-        self.index.add(article_id, _Stored(cluster, moment, frozenset(keys), words))
+        self.store[f"s:{article_id}"] = {"c": cluster, "t": moment, "k": keys, "w": pack(words)}
+        self.index.add(article_id, Stored(cluster, moment, frozenset(keys), words))
 
-    def _known(self, article_id: str) -> _Stored | None:
+    def _known(self, article_id: str) -> Stored | None:
         """An article already assigned: from the index, else from the store (the index not rebuilt yet)."""
         stored = self.index.articles.get(article_id)
         if stored is None and (entry := self.store.get(f"s:{article_id}")) is not None:
-            stored = _Stored.from_entry(entry)
+            stored = Stored.from_entry(entry)
         return stored
-
-
-@dataclass(frozen=True)
-class _Stored:
-    cluster: str
-    time: float
-    keys: frozenset[str]
-    words: np.ndarray
-
-    @classmethod
-    def from_entry(cls, entry: dict[str, Any]) -> _Stored:
-        return cls(str(entry["c"]), float(entry["t"]), frozenset(entry["k"]), _unpack(entry["w"]))
-
-
-class StoryIndex:
-    """What clustering looks up, in memory: the recent articles (cluster, time, keys, content words) and, per
-    place/actor key, the newest ``max_postings`` of them.
-
-    Derived from the `s:` entries of the store, so never persisted (``StoryClusterer.rebuild_index``). Memory:
-    about 2 KB per article in the window (its 400 word hashes), plus the posting lists."""
-
-    def __init__(self, max_postings: int) -> None:
-        self.max_postings = max_postings
-        self.articles: dict[str, _Stored] = {}
-        self.postings: dict[str, dict[str, None]] = {}  # insertion-ordered sets: the oldest id first
-
-    def add(self, article_id: str, stored: _Stored) -> None:
-        self.articles[article_id] = stored
-        for key in stored.keys:
-            posting = self.postings.setdefault(key, {})
-            posting.pop(article_id, None)
-            posting[article_id] = None
-            if len(posting) > self.max_postings:
-                del posting[next(iter(posting))]
-
-    def ranked(
-        self, keys: list[str], moment: float, window: float, exclude: str, limit: int, first: str | None = None
-    ) -> list[str]:
-        """The ``limit`` recent articles (within ``window`` seconds of ``moment``) sharing most of ``keys``, ties
-        by id (deterministic on every worker); ``first``, when it is not one of them anyway, leads the list."""
-        hits = Counter(itertools.chain.from_iterable(p for key in keys if (p := self.postings.get(key))))
-        hits.pop(exclude, None)
-        lead = [first] if first and not self._recent(first, hits, moment, window) else []
-        ordered = sorted(hits)
-        ordered.sort(key=hits.__getitem__, reverse=True)  # stable: equal counts stay in id order
-        # Only the first `limit` recent ones are wanted: test the window lazily, in rank order.
-        recent = (i for i in ordered if self._recent(i, hits, moment, window))
-        return lead + list(itertools.islice(recent, limit - len(lead)))
-
-    def _recent(self, article_id: str, hits: Counter[str], moment: float, window: float) -> bool:
-        stored = self.articles.get(article_id)
-        return article_id in hits and stored is not None and abs(moment - stored.time) <= window
-
-    def expire(self, cutoff: float) -> None:
-        self.articles = {i: stored for i, stored in self.articles.items() if stored.time >= cutoff}
-        for key in list(self.postings):
-            kept = {i: None for i in self.postings[key] if i in self.articles}
-            if kept:
-                self.postings[key] = kept
-            else:
-                del self.postings[key]
-
-    def clear(self) -> None:
-        self.articles.clear()
-        self.postings.clear()
 
 
 def story_keys(article: EnrichedArticle) -> list[str]:
@@ -272,22 +210,20 @@ def _light_stem(word: str) -> str:
 
 
 def _overlaps(words: np.ndarray, others: list[np.ndarray]) -> list[float]:
-    """Overlap coefficient of ``words`` with each of ``others`` (all sorted and distinct), in one numpy pass."""
-    sizes = np.fromiter((len(o) for o in others), dtype=np.int64, count=len(others))
+    """Overlap coefficient of ``words`` with each of ``others`` (all sorted and distinct), in one numpy pass.
+
+    A 64 K-bit table of the words' low 16 bits screens the others' words first (most are not shared, and a
+    table lookup is cheaper than a binary search); only those that pass are compared exactly."""
+    sizes = np.fromiter(map(len, others), dtype=np.int64, count=len(others))
     if not len(words) or not sizes.sum():
         return [0.0] * len(others)
     joined = np.concatenate(others)
-    positions = np.minimum(np.searchsorted(words, joined), len(words) - 1)
-    found = np.concatenate(([0], np.cumsum(words[positions] == joined)))
-    ends = np.cumsum(sizes)
-    shared = found[ends] - found[ends - sizes]
+    screen = np.zeros(1 << 16, dtype=bool)
+    screen[words & 0xFFFF] = True
+    passed = np.flatnonzero(screen[joined & 0xFFFF])
+    values = joined[passed]
+    positions = np.minimum(np.searchsorted(words, values), len(words) - 1)
+    found = passed[words[positions] == values]
+    shared = np.bincount(np.searchsorted(np.cumsum(sizes), found, side="right"), minlength=len(others))
     smaller = np.minimum(sizes, len(words))
     return [float(n) / m if m else 0.0 for n, m in zip(shared.tolist(), smaller.tolist(), strict=True)]
-
-
-def _pack(words: np.ndarray) -> str:
-    return base64.b64encode(words.astype("<u4").tobytes()).decode("ascii")
-
-
-def _unpack(packed: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(packed), dtype="<u4")
