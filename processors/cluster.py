@@ -63,14 +63,6 @@ class ClusterConfig:
     window_days: float = 7.0  # state kept for expire()
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    id: str
-    cluster: str
-    shared: int
-    overlap: float
-
-
 class StoryClusterer:
     """Assign each enriched article to a story cluster, over a key-value store (a dict, or a Faust Table)."""
 
@@ -117,10 +109,12 @@ class StoryClusterer:
         The texts are tokenised one by one (the same words as their concatenation with newlines), so an article's
         text meets the normalisation its dedup check already made."""
         words = itertools.chain.from_iterable(map(self._words.words, texts))
-        distinct = dict.fromkeys(map(_content_hash, words))  # in order of first use
-        distinct.pop(None, None)
-        first = itertools.islice(distinct, self.config.max_words)
-        return np.unique(np.fromiter(first, dtype=np.uint32, count=min(len(distinct), self.config.max_words)))
+        hashes = np.fromiter(map(_content_hash, words), dtype=np.int64)
+        hashes = hashes[hashes >= 0]
+        distinct, first_use = np.unique(hashes, return_index=True)
+        if len(distinct) > self.config.max_words:  # the words first used earliest
+            distinct = np.sort(hashes[np.sort(first_use)[: self.config.max_words]])
+        return distinct.astype(np.uint32)
 
     def _inherited(self, article: EnrichedArticle) -> str | None:
         """A reprint belongs to its original's story cluster."""
@@ -139,17 +133,17 @@ class StoryClusterer:
         ]
         overlaps = _overlaps(words, [stored.words for _, stored in candidates])
         own_keys = frozenset(keys)
-        confirmed: list[_Candidate] = []
+        best: tuple[float, int, str, str] | None = None
         for (candidate_id, stored), overlap in zip(candidates, overlaps, strict=True):
             if overlap < self.config.min_word_overlap and candidate_id != linked:
                 continue  # cannot be confirmed: spare the key intersection
             shared = len(own_keys & stored.keys)
             text_linked = candidate_id == linked and shared >= 1
             if text_linked or (shared >= self.config.min_shared_keys and overlap >= self.config.min_word_overlap):
-                confirmed.append(_Candidate(candidate_id, stored.cluster, shared, overlap))
-        # Most words in common, then most keys; the smaller id breaks ties (the same choice on every worker).
-        best = min(confirmed, key=lambda c: (-c.overlap, -c.shared, c.id), default=None)
-        return best.cluster if best else None
+                # Most words in common, then most keys; the smaller id breaks ties (the same on every worker).
+                choice = (-overlap, -shared, candidate_id, stored.cluster)
+                best = choice if best is None or choice < best else best
+        return best[3] if best else None
 
     def _remember(self, article_id: str, cluster: str, keys: list[str], words: np.ndarray, moment: float) -> None:
         self.store[f"s:{article_id}"] = {"c": cluster, "t": moment, "k": keys, "w": pack(words)}
@@ -172,12 +166,15 @@ def story_keys(article: EnrichedArticle) -> list[str]:
         if place.geonames_id is not None:
             keys.add(f"place:{place.geonames_id}")
         else:
-            keys.add(f"place:{normalize_arabic(place.name_en or place.name)}")
+            keys.add(f"place:{_key_name(place.name_en or place.name)}")
     for entity in article.entities:
-        name = normalize_arabic(entity.normalized or entity.text)
+        name = _key_name(entity.normalized or entity.text)
         if len(name) > 2:
             keys.add(f"{entity.type.lower()}:{name}")
     return sorted(keys)
+
+
+_key_name = functools.lru_cache(maxsize=1 << 14)(normalize_arabic)  # names recur from article to article
 
 
 def _own(article: EnrichedArticle, keys: list[str]) -> str:
@@ -188,13 +185,28 @@ def _own(article: EnrichedArticle, keys: list[str]) -> str:
     return article.id
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def _content_hash(word: str) -> int | None:
-    """The hash of a normalised word's light stem; None for stop words, digits and words of 1–2 letters. Cached:
-    news vocabulary repeats, and this ran once per word of every article."""
-    if len(word) <= 2 or word in _STOP_WORDS or word.isdigit():
-        return None
-    return zlib.crc32(_light_stem(word).encode())
+class _ContentHashes(dict[str, int]):
+    """Word → the hash of its light stem; −1 for stop words, digits and words of 1–2 letters. A dict whose
+    misses compute: news vocabulary repeats, and a hit is one C-level lookup per word of every article."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= self.limit:
+            self.clear()  # a bound, not an LRU: refilling costs one stem per word, once
+        hashed = -1 if _stop_word(word) else zlib.crc32(_light_stem(word).encode())
+        self[word] = hashed
+        return hashed
+
+
+_content_hash = _ContentHashes(1 << 17).__getitem__
+
+
+def _stop_word(word: str) -> bool:
+    """Stop words, digits and words of 1–2 letters carry no story."""
+    return len(word) <= 2 or word in _STOP_WORDS or word.isdigit()
 
 
 def _light_stem(word: str) -> str:

@@ -60,6 +60,7 @@ differ from the first only if an article judged in between is similar to it.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -262,7 +263,7 @@ class BandIndex:
 
     def members(self, keys: list[bytes]) -> list[str]:
         """The ids in the buckets of ``keys``, once per band shared."""
-        return [i for band, key in zip(self.buckets, keys, strict=True) if (b := band.get(key)) for i in b]
+        return list(itertools.chain.from_iterable(filter(None, map(dict.get, self.buckets, keys))))
 
     def expire(self, cutoff: float) -> None:
         self.articles = {i: sketch for i, sketch in self.articles.items() if sketch.time >= cutoff}

@@ -11,8 +11,10 @@ uint32), generated once per signer and applied here in one numpy pass: the same 
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 from datasketch import MinHash
@@ -25,6 +27,9 @@ _MIX_2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _SHIFT = np.uint64(32)
 _FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's initial value: what a text without shingles keeps
+# An article's text is tokenised for its dedup shingles and again for its story-clustering content words: the
+# words of the last few long texts are remembered (an immutable tuple, shared safely).
+_REMEMBERED = 1000
 
 
 class TextSigner:
@@ -39,10 +44,11 @@ class TextSigner:
         self._a = np.asarray(permutations[0], dtype=np.uint32)
         self._b = np.asarray(permutations[1], dtype=np.uint32)
 
-    def words(self, text: str) -> list[str]:
-        return _WORD.findall(normalize_arabic(text))
+    def words(self, text: str) -> tuple[str, ...]:
+        """The words of ``normalize_arabic(text)`` (runs of `\\w`)."""
+        return _remembered_words(text) if len(text) >= _REMEMBERED else tuple(_WORD.findall(normalize_arabic(text)))
 
-    def shingle_hashes(self, words: list[str]) -> np.ndarray:
+    def shingle_hashes(self, words: Sequence[str]) -> np.ndarray:
         """Distinct 32-bit hashes of the word n-grams (one shingle of all words when the text is shorter)."""
         if not words:
             return np.empty(0, dtype=np.uint64)
@@ -52,7 +58,8 @@ class TextSigner:
         combined = hashed[: len(hashed) - size + 1].copy()
         for offset in range(1, size):
             combined = combined * _MIX_1 + hashed[offset : len(hashed) - size + 1 + offset] * _MIX_2
-        return np.unique(combined >> _SHIFT)
+        combined = np.sort(combined >> _SHIFT)
+        return combined[np.concatenate(([True], combined[1:] != combined[:-1]))]  # np.unique, one sort
 
     def signature(self, text: str) -> tuple[np.ndarray, int]:
         """(MinHash values as uint32, number of distinct shingles) of ``text``."""
@@ -72,6 +79,11 @@ class TextSigner:
         permuted = np.multiply.outer(mixed, self._a)
         permuted += self._b
         return permuted.min(axis=0)
+
+
+@functools.lru_cache(maxsize=64)
+def _remembered_words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(normalize_arabic(text)))
 
 
 def estimated_jaccard(left: np.ndarray, right: np.ndarray) -> float:

@@ -95,10 +95,10 @@ class StoryIndex:
 
     def _hits(self, keys: list[str], moment: float, window: float, exclude: str) -> tuple[np.ndarray, np.ndarray]:
         """(serials, shared keys) of the recent articles in the postings of ``keys``, ``exclude`` left out."""
-        lists = [np.frombuffer(p, dtype=np.int64) for key in keys if (p := self.postings.get(key))]
-        if not lists:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        joined = np.concatenate(lists)
+        postings = self.postings
+        joined = np.frombuffer(b"".join([postings[key] for key in keys if key in postings]), dtype=np.int64)
+        if not len(joined):
+            return joined, joined
         lowest = int(joined.min())
         counts = np.bincount(joined - lowest)  # serials are dense (renumbered on expiry): a short count array
         serials = np.flatnonzero(counts)
