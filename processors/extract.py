@@ -179,8 +179,8 @@ def _choose_text(raw: RawArticle, page_text: str, config: ExtractConfig, warning
     fallback = _html_fallback(raw, config, warnings)
     if fallback:
         candidates.append((fallback, "fallback"))
-    if not candidates:
-        return "", "text"
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else ("", "text")
     return max(candidates, key=lambda c: len(clean_chars(c[0]).strip()))
 
 
