@@ -11,6 +11,7 @@ markers are whole phrases anchored at the start of the line.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from processors.normalize import normalize_arabic
@@ -67,12 +68,19 @@ def _is_social_line(line: str) -> bool:
     return bool(words) and len(words) <= _MAX_SOCIAL_WORDS and all(w in _SOCIAL_WORDS for w in words)
 
 
+@functools.lru_cache(maxsize=1 << 12)
+def _may_open_marker(head: str) -> bool:
+    """Whether a line starting with ``head`` (its first two characters) can start a marker phrase. Cached: lines
+    open with few distinct pairs of letters, and this runs on every line of every article."""
+    return normalize_arabic(head)[:1] in _MARKER_FIRST
+
+
 def is_boilerplate_line(line: str) -> bool:
     """True when ``line`` on its own is boilerplate (marker phrase at its start, or share words only)."""
     stripped = line.strip()
     if not stripped:
         return False
-    if len(stripped) <= _MAX_MARKER_LINE and normalize_arabic(stripped[:2])[:1] in _MARKER_FIRST:
+    if len(stripped) <= _MAX_MARKER_LINE and _may_open_marker(stripped[:2]):
         # Normalising is per character, so the head of the line is enough to test the markers.
         head = normalize_arabic(stripped[:_MARKER_PREFIX]).lstrip(_PUNCTUATION)
         if head.startswith(_LEAD_MARKERS):

@@ -28,10 +28,9 @@ sees its partition only, so clusters form within a partition (see processors.ded
 
 from __future__ import annotations
 
-import base64
 import functools
+import itertools
 import zlib
-from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +41,7 @@ import numpy as np
 from processors.normalize import normalize_arabic
 from processors.records import EnrichedArticle
 from processors.signature import TextSigner
+from processors.story_index import Stored, StoryIndex, pack
 
 _PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و")
 _SUFFIXES = ("ات", "ون", "ين", "ها", "ه")
@@ -63,14 +63,6 @@ class ClusterConfig:
     window_days: float = 7.0  # state kept for expire()
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    id: str
-    cluster: str
-    shared: int
-    overlap: float
-
-
 class StoryClusterer:
     """Assign each enriched article to a story cluster, over a key-value store (a dict, or a Faust Table)."""
 
@@ -87,7 +79,7 @@ class StoryClusterer:
         self.index.clear()
         entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("s:")]
         for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
-            self.index.add(article_id, _Stored.from_entry(entry))
+            self.index.add(article_id, Stored.from_entry(entry))
         return len(entries)
 
     def assign(self, article: EnrichedArticle) -> str:
@@ -96,7 +88,7 @@ class StoryClusterer:
         if seen is not None:
             return seen.cluster
         keys = story_keys(article)
-        words = self.content_words(f"{article.title}\n{article.text}")
+        words = self.content_words(article.title, article.text)
         moment = article.published_at.timestamp()
         cluster = self._inherited(article) or self._confirmed(article, keys, words, moment) or _own(article, keys)
         self._remember(article.id, cluster, keys, words, moment)
@@ -111,16 +103,18 @@ class StoryClusterer:
             del self.store[key]
         return len(stale)
 
-    def content_words(self, text: str) -> np.ndarray:
-        """Sorted distinct CRC-32 hashes of the lightly stemmed content words (first ``max_words``)."""
-        hashes: dict[int, None] = {}
-        for word in self._words.words(text):
-            hashed = _content_hash(word)
-            if hashed is not None:
-                hashes.setdefault(hashed)
-                if len(hashes) >= self.config.max_words:
-                    break
-        return np.unique(np.fromiter(hashes, dtype=np.uint32, count=len(hashes)))
+    def content_words(self, *texts: str) -> np.ndarray:
+        """Sorted distinct CRC-32 hashes of the lightly stemmed content words of ``texts`` (first ``max_words``).
+
+        The texts are tokenised one by one (the same words as their concatenation with newlines), so an article's
+        text meets the normalisation its dedup check already made."""
+        words = itertools.chain.from_iterable(map(self._words.words, texts))
+        hashes = np.fromiter(map(_content_hash, words), dtype=np.int64)
+        hashes = hashes[hashes >= 0]
+        distinct, first_use = np.unique(hashes, return_index=True)
+        if len(distinct) > self.config.max_words:  # the words first used earliest
+            distinct = np.sort(hashes[np.sort(first_use)[: self.config.max_words]])
+        return distinct.astype(np.uint32)
 
     def _inherited(self, article: EnrichedArticle) -> str | None:
         """A reprint belongs to its original's story cluster."""
@@ -131,101 +125,36 @@ class StoryClusterer:
 
     def _confirmed(self, article: EnrichedArticle, keys: list[str], words: np.ndarray, moment: float) -> str | None:
         linked = article.dedup.cluster_id if article.dedup.cluster_id not in (None, article.id) else None
+        ids = self.index.ranked(keys, moment, self._window, article.id, self.config.max_candidates, first=linked)
         candidates = [
-            (candidate_id, stored)
-            for candidate_id in self._candidates(article.id, keys, moment, linked)
-            if (stored := self.index.articles.get(candidate_id)) is not None
-            and abs(moment - stored.time) <= self._window
+            (i, stored)
+            for i in ids
+            if (stored := self.index.articles.get(i)) is not None and abs(moment - stored.time) <= self._window
         ]
         overlaps = _overlaps(words, [stored.words for _, stored in candidates])
         own_keys = frozenset(keys)
-        confirmed: list[_Candidate] = []
+        best: tuple[float, int, str, str] | None = None
         for (candidate_id, stored), overlap in zip(candidates, overlaps, strict=True):
+            if overlap < self.config.min_word_overlap and candidate_id != linked:
+                continue  # cannot be confirmed: spare the key intersection
             shared = len(own_keys & stored.keys)
             text_linked = candidate_id == linked and shared >= 1
             if text_linked or (shared >= self.config.min_shared_keys and overlap >= self.config.min_word_overlap):
-                confirmed.append(_Candidate(candidate_id, stored.cluster, shared, overlap))
-        # Most words in common, then most keys; the smaller id breaks ties (the same choice on every worker).
-        best = min(confirmed, key=lambda c: (-c.overlap, -c.shared, c.id), default=None)
-        return best.cluster if best else None
-
-    def _candidates(self, article_id: str, keys: list[str], moment: float, linked: str | None) -> list[str]:
-        ranked = self.index.ranked(keys, moment, self._window, exclude=article_id)
-        if linked and linked not in ranked:
-            ranked.insert(0, linked)
-        return ranked[: self.config.max_candidates]
+                # Most words in common, then most keys; the smaller id breaks ties (the same on every worker).
+                choice = (-overlap, -shared, candidate_id, stored.cluster)
+                best = choice if best is None or choice < best else best
+        return best[3] if best else None
 
     def _remember(self, article_id: str, cluster: str, keys: list[str], words: np.ndarray, moment: float) -> None:
-        self.store[f"s:{article_id}"] = {"c": cluster, "t": moment, "k": keys, "w": _pack(words)}
-        self.index.add(article_id, _Stored(cluster, moment, frozenset(keys), words))
+        self.store[f"s:{article_id}"] = {"c": cluster, "t": moment, "k": keys, "w": pack(words)}
+        self.index.add(article_id, Stored(cluster, moment, frozenset(keys), words))
 
-    def _known(self, article_id: str) -> _Stored | None:
+    def _known(self, article_id: str) -> Stored | None:
         """An article already assigned: from the index, else from the store (the index not rebuilt yet)."""
         stored = self.index.articles.get(article_id)
         if stored is None and (entry := self.store.get(f"s:{article_id}")) is not None:
-            stored = _Stored.from_entry(entry)
+            stored = Stored.from_entry(entry)
         return stored
-
-
-@dataclass(frozen=True)
-class _Stored:
-    cluster: str
-    time: float
-    keys: frozenset[str]
-    words: np.ndarray
-
-    @classmethod
-    def from_entry(cls, entry: dict[str, Any]) -> _Stored:
-        return cls(str(entry["c"]), float(entry["t"]), frozenset(entry["k"]), _unpack(entry["w"]))
-
-
-class StoryIndex:
-    """What clustering looks up, in memory: the recent articles (cluster, time, keys, content words) and, per
-    place/actor key, the newest ``max_postings`` of them.
-
-    Derived from the `s:` entries of the store, so never persisted (``StoryClusterer.rebuild_index``). Memory:
-    about 2 KB per article in the window (its 400 word hashes), plus the posting lists."""
-
-    def __init__(self, max_postings: int) -> None:
-        self.max_postings = max_postings
-        self.articles: dict[str, _Stored] = {}
-        self.postings: dict[str, dict[str, None]] = {}  # insertion-ordered sets: the oldest id first
-
-    def add(self, article_id: str, stored: _Stored) -> None:
-        self.articles[article_id] = stored
-        for key in stored.keys:
-            posting = self.postings.setdefault(key, {})
-            posting.pop(article_id, None)
-            posting[article_id] = None
-            if len(posting) > self.max_postings:
-                del posting[next(iter(posting))]
-
-    def ranked(self, keys: list[str], moment: float, window: float, exclude: str) -> list[str]:
-        """Articles within ``window`` seconds of ``moment`` sharing any of ``keys``: most shared keys first, ties
-        by id (deterministic on every worker)."""
-        hits: Counter[str] = Counter()
-        for key in keys:
-            posting = self.postings.get(key)
-            if posting:
-                hits.update(posting.keys())  # keys(), not the dict: counted as elements, in C
-        hits.pop(exclude, None)
-        articles = self.articles
-        within = sorted(i for i in hits if i in articles and abs(moment - articles[i].time) <= window)
-        within.sort(key=hits.__getitem__, reverse=True)  # stable: equal counts stay in id order
-        return within
-
-    def expire(self, cutoff: float) -> None:
-        self.articles = {i: stored for i, stored in self.articles.items() if stored.time >= cutoff}
-        for key in list(self.postings):
-            kept = {i: None for i in self.postings[key] if i in self.articles}
-            if kept:
-                self.postings[key] = kept
-            else:
-                del self.postings[key]
-
-    def clear(self) -> None:
-        self.articles.clear()
-        self.postings.clear()
 
 
 def story_keys(article: EnrichedArticle) -> list[str]:
@@ -237,12 +166,15 @@ def story_keys(article: EnrichedArticle) -> list[str]:
         if place.geonames_id is not None:
             keys.add(f"place:{place.geonames_id}")
         else:
-            keys.add(f"place:{normalize_arabic(place.name_en or place.name)}")
+            keys.add(f"place:{_key_name(place.name_en or place.name)}")
     for entity in article.entities:
-        name = normalize_arabic(entity.normalized or entity.text)
+        name = _key_name(entity.normalized or entity.text)
         if len(name) > 2:
             keys.add(f"{entity.type.lower()}:{name}")
     return sorted(keys)
+
+
+_key_name = functools.lru_cache(maxsize=1 << 14)(normalize_arabic)  # names recur from article to article
 
 
 def _own(article: EnrichedArticle, keys: list[str]) -> str:
@@ -253,13 +185,28 @@ def _own(article: EnrichedArticle, keys: list[str]) -> str:
     return article.id
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def _content_hash(word: str) -> int | None:
-    """The hash of a normalised word's light stem; None for stop words, digits and words of 1–2 letters. Cached:
-    news vocabulary repeats, and this ran once per word of every article."""
-    if len(word) <= 2 or word in _STOP_WORDS or word.isdigit():
-        return None
-    return zlib.crc32(_light_stem(word).encode())
+class _ContentHashes(dict[str, int]):
+    """Word → the hash of its light stem; −1 for stop words, digits and words of 1–2 letters. A dict whose
+    misses compute: news vocabulary repeats, and a hit is one C-level lookup per word of every article."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= self.limit:
+            self.clear()  # a bound, not an LRU: refilling costs one stem per word, once
+        hashed = -1 if _stop_word(word) else zlib.crc32(_light_stem(word).encode())
+        self[word] = hashed
+        return hashed
+
+
+_content_hash = _ContentHashes(1 << 17).__getitem__
+
+
+def _stop_word(word: str) -> bool:
+    """Stop words, digits and words of 1–2 letters carry no story."""
+    return len(word) <= 2 or word in _STOP_WORDS or word.isdigit()
 
 
 def _light_stem(word: str) -> str:
@@ -275,22 +222,20 @@ def _light_stem(word: str) -> str:
 
 
 def _overlaps(words: np.ndarray, others: list[np.ndarray]) -> list[float]:
-    """Overlap coefficient of ``words`` with each of ``others`` (all sorted and distinct), in one numpy pass."""
-    sizes = np.fromiter((len(o) for o in others), dtype=np.int64, count=len(others))
+    """Overlap coefficient of ``words`` with each of ``others`` (all sorted and distinct), in one numpy pass.
+
+    A 64 K-bit table of the words' low 16 bits screens the others' words first (most are not shared, and a
+    table lookup is cheaper than a binary search); only those that pass are compared exactly."""
+    sizes = np.fromiter(map(len, others), dtype=np.int64, count=len(others))
     if not len(words) or not sizes.sum():
         return [0.0] * len(others)
     joined = np.concatenate(others)
-    positions = np.minimum(np.searchsorted(words, joined), len(words) - 1)
-    found = np.concatenate(([0], np.cumsum(words[positions] == joined)))
-    ends = np.cumsum(sizes)
-    shared = found[ends] - found[ends - sizes]
+    screen = np.zeros(1 << 16, dtype=bool)
+    screen[words & 0xFFFF] = True
+    passed = np.flatnonzero(screen[joined & 0xFFFF])
+    values = joined[passed]
+    positions = np.minimum(np.searchsorted(words, values), len(words) - 1)
+    found = passed[words[positions] == values]
+    shared = np.bincount(np.searchsorted(np.cumsum(sizes), found, side="right"), minlength=len(others))
     smaller = np.minimum(sizes, len(words))
     return [float(n) / m if m else 0.0 for n, m in zip(shared.tolist(), smaller.tolist(), strict=True)]
-
-
-def _pack(words: np.ndarray) -> str:
-    return base64.b64encode(words.astype("<u4").tobytes()).decode("ascii")
-
-
-def _unpack(packed: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(packed), dtype="<u4")

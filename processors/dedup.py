@@ -30,8 +30,10 @@ sharing the most bands first. A bucket keeps its `max_bucket` newest ids, so boi
 articles cannot make lookups grow. The buckets live in memory (`BandIndex`), derived from the signatures in
 the store and rebuilt from them by `rebuild_index()` after a table recovery or a rebalance: persisted, they
 cost 64 changelog records per article (each holding its whole bucket) and made the Faust table the pipeline's
-bottleneck. Memory: about 64 small entries per article in the window. 42×3 bands would cut that by a third at
-a measured recall of 0.98 (min over 20 shuffled orders of the dev set); 32×4 falls to 0.90.
+bottleneck. Memory: about 64 small entries per article in the window, plus its signature (0.5 KB), kept beside
+the buckets so that a check scores its candidates without reading and decoding their stored signatures. 42×3
+bands would cut the entries by a third at a measured recall of 0.98 (min over 20 shuffled orders of the dev
+set); 32×4 falls to 0.90.
 
 Store layout (keys str, values JSON-serialisable; one `store[k] = v` per change, never in-place mutation,
 because a Faust Table only records assignments): `a:<id>` → the decision, signature, shingle count, root and
@@ -58,6 +60,7 @@ differ from the first only if an article judged in between is similar to it.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -67,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from processors.records import Article, DedupInfo
-from processors.signature import TextSigner, estimated_jaccard
+from processors.signature import TextSigner
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ class Deduplicator:
         self.index.clear()
         entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("a:") and "sig" in value]
         for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
-            self.index.add(article_id, entry["t"], self.index.keys(np.asarray(entry["sig"], dtype=np.uint32)))
+            signature = np.asarray(entry["sig"], dtype=np.uint32)
+            self.index.add(article_id, _Sketch(entry["t"], signature, entry["n"]), self.index.keys(signature))
         return len(entries)
 
     def check(self, article: Article) -> DedupInfo:
@@ -158,26 +162,35 @@ class Deduplicator:
         )
 
     def _best_match(
-        self, article_id: str, bands: list[int], signature: np.ndarray, size: int, moment: float
+        self, article_id: str, bands: list[bytes], signature: np.ndarray, size: int, moment: float
     ) -> _Match | None:
-        matches: list[_Match] = []
-        for candidate_id in self._candidates(article_id, bands, moment):
-            entry = self.store.get(f"a:{candidate_id}")
-            if entry is None or abs(moment - entry["t"]) > self._window:
-                continue
-            jaccard = estimated_jaccard(signature, np.asarray(entry["sig"], dtype=np.uint32))
-            matches.append(_Match(candidate_id, jaccard, _containment(jaccard, size, entry["n"]), entry))
+        """The closest candidate, scored from the in-memory signatures; the store confirms the one chosen."""
+        ids = self._candidates(article_id, bands, moment)
+        if not ids:
+            return None
+        sketches = [self.index.articles[i] for i in ids]
+        equal = np.count_nonzero(np.stack([s.signature for s in sketches]) == signature, axis=1).tolist()
+        scored = []
+        for candidate_id, sketch, count in zip(ids, sketches, equal, strict=True):
+            jaccard = count / len(signature)
+            scored.append((-jaccard, -_containment(jaccard, size, sketch.size), candidate_id))
         # Highest Jaccard, then containment; the smaller id breaks ties, so every worker picks the same one.
-        return min(matches, key=lambda m: (-m.jaccard, -m.containment, m.id), default=None)
+        for negative_jaccard, negative_containment, candidate_id in sorted(scored):
+            entry = self.store.get(f"a:{candidate_id}")
+            if entry is not None and abs(moment - entry["t"]) <= self._window:
+                return _Match(candidate_id, -negative_jaccard, -negative_containment, entry)
+        return None
 
-    def _candidates(self, article_id: str, bands: list[int], moment: float) -> list[str]:
-        hits: Counter[str] = Counter()
-        for candidate_id, when in self.index.members(bands):
-            if candidate_id != article_id and abs(moment - when) <= self._window:
-                hits[candidate_id] += 1
-        # Most shared bands first; ties broken by id so that the choice is deterministic.
-        ranked = sorted(hits.items(), key=lambda item: (-item[1], item[0]))
-        return [candidate_id for candidate_id, _ in ranked[: self.config.max_candidates]]
+    def _candidates(self, article_id: str, bands: list[bytes], moment: float) -> list[str]:
+        hits = Counter(self.index.members(bands))
+        hits.pop(article_id, None)
+        articles, window = self.index.articles, self._window
+        within = [i for i in hits if i in articles and abs(moment - articles[i].time) <= window]
+        if len(within) > self.config.max_candidates:
+            # Most shared bands first; ties broken by id so that the choice is deterministic.
+            within.sort()
+            within.sort(key=hits.__getitem__, reverse=True)  # stable: equal counts stay in id order
+        return within[: self.config.max_candidates]
 
     def _judge(self, article_id: str, match: _Match | None) -> tuple[DedupInfo, str]:
         config = self.config
@@ -198,21 +211,29 @@ class Deduplicator:
         return DedupInfo(status="unique", cluster_id=article_id), article_id
 
     def _remember(
-        self, article: Article, info: DedupInfo, root: str, sketch: tuple[np.ndarray, int, list[int]], moment: float
+        self, article: Article, info: DedupInfo, root: str, sketch: tuple[np.ndarray, int, list[bytes]], moment: float
     ) -> None:
         signature, size, bands = sketch
         entry = info.model_dump(mode="json") | {"root": root, "t": moment, "n": size}
         if info.status != "duplicate" and size:  # an exact copy adds nothing its original's signature holds
             entry["sig"] = signature.tolist()
             # check() returns early for a known id, so the id cannot already be in its buckets.
-            self.index.add(article.id, moment, bands)
+            self.index.add(article.id, _Sketch(moment, signature, size), bands)
         self.store[f"a:{article.id}"] = entry
         if self.store.get(f"h:{article.text_hash}") is None:
             self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
 
 
+@dataclass(frozen=True)
+class _Sketch:
+    time: float
+    signature: np.ndarray  # uint32, num_perm values
+    size: int  # distinct shingles
+
+
 class BandIndex:
-    """The LSH buckets, in memory only: one dict per band from the band's value to its newest (id, time) pairs.
+    """The LSH buckets, in memory only: one dict per band from the band's value to its newest article ids, and
+    each indexed article's time and signature (so a check scores its candidates without reading the store).
 
     Derived from the signatures kept in the store, so it is never persisted: written to a Faust table it cost a
     changelog record per band per article (64, each holding its whole bucket), which made the table the
@@ -221,33 +242,42 @@ class BandIndex:
 
     def __init__(self, bands: int, rows: int, max_bucket: int) -> None:
         self.bands, self.rows, self.max_bucket = bands, rows, max_bucket
-        self.buckets: list[dict[int, list[tuple[str, float]]]] = [{} for _ in range(bands)]
+        self.buckets: list[dict[bytes, list[str]]] = [{} for _ in range(bands)]
+        self.articles: dict[str, _Sketch] = {}
+        self._band = np.dtype((np.void, 4 * rows))
 
-    def keys(self, signature: np.ndarray) -> list[int]:
-        """One integer per band: the band's rows packed together."""
-        rows = signature.astype(np.uint32).reshape(self.bands, self.rows)
-        return [int.from_bytes(row.tobytes(), "little") for row in rows]
+    def keys(self, signature: np.ndarray) -> list[bytes]:
+        """One key per band: the bytes of the band's rows."""
+        return np.ascontiguousarray(signature, dtype="<u4").view(self._band).tolist()
 
-    def add(self, article_id: str, moment: float, keys: list[int]) -> None:
+    def add(self, article_id: str, sketch: _Sketch, keys: list[bytes]) -> None:
+        self.articles[article_id] = sketch
         for band, key in zip(self.buckets, keys, strict=True):
-            bucket = band.setdefault(key, [])
-            bucket.append((article_id, moment))
+            bucket = band.get(key)
+            if bucket is None:
+                band[key] = [article_id]
+                continue
+            bucket.append(article_id)
             if len(bucket) > self.max_bucket:
                 del bucket[0]
 
-    def members(self, keys: list[int]) -> list[tuple[str, float]]:
-        return [item for band, key in zip(self.buckets, keys, strict=True) for item in band.get(key, ())]
+    def members(self, keys: list[bytes]) -> list[str]:
+        """The ids in the buckets of ``keys``, once per band shared."""
+        return list(itertools.chain.from_iterable(filter(None, map(dict.get, self.buckets, keys))))
 
     def expire(self, cutoff: float) -> None:
+        self.articles = {i: sketch for i, sketch in self.articles.items() if sketch.time >= cutoff}
+        articles = self.articles
         for band in self.buckets:
-            for key in [k for k, bucket in band.items() if any(item[1] < cutoff for item in bucket)]:
-                kept = [item for item in band[key] if item[1] >= cutoff]
+            for key in [k for k, bucket in band.items() if any(i not in articles for i in bucket)]:
+                kept = [i for i in band[key] if i in articles]
                 if kept:
                     band[key] = kept
                 else:
                     del band[key]
 
     def clear(self) -> None:
+        self.articles.clear()
         for band in self.buckets:
             band.clear()
 

@@ -179,8 +179,8 @@ def _choose_text(raw: RawArticle, page_text: str, config: ExtractConfig, warning
     fallback = _html_fallback(raw, config, warnings)
     if fallback:
         candidates.append((fallback, "fallback"))
-    if not candidates:
-        return "", "text"
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else ("", "text")
     return max(candidates, key=lambda c: len(clean_chars(c[0]).strip()))
 
 
@@ -213,7 +213,11 @@ def clean_chars(value: str) -> str:
 
 def clean_text(value: str) -> str:
     """Display text: control characters removed, spaces folded within lines, one paragraph per line."""
-    value = _INLINE_SPACE.sub(" ", clean_chars(value).replace("\u2028", "\n").replace("\u2029", "\n"))
+    value = clean_chars(value).replace("\u2028", "\n").replace("\u2029", "\n")
+    # Every inline space but " " is unprintable: printable text whose spaces are single has nothing to fold
+    # (the substitution would rewrite each of its spaces, the dearest step of extraction on plain text).
+    if "  " in value or not value.replace("\n", "").isprintable():
+        value = _INLINE_SPACE.sub(" ", value)
     return "\n".join(stripped for line in value.split("\n") if (stripped := line.strip()))
 
 

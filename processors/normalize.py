@@ -8,6 +8,7 @@ Rules: NFKC; drop tashkeel (U+064B–U+065F, U+0670), tatweel, bidi and zero-wid
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 _DIACRITICS = "".join(chr(c) for c in range(0x064B, 0x0660)) + "\u0670"
@@ -23,10 +24,24 @@ _TABLE = str.maketrans(_MAPPING)
 # more than translate. Both give the same result; the cut-over was measured.
 _REPLACEMENTS = tuple(_MAPPING.items())
 _SHORT = 120
+# One article's whole text is keyed three times (its text_hash, its dedup shingles, its content words for story
+# clustering): the last few are remembered. Only long texts, so that lines and names do not evict them.
+_REMEMBERED = 1000
 
 
 def normalize_arabic(text: str) -> str:
     """Return the search/matching key of ``text`` (lowercased for the Latin letters it may hold)."""
+    if len(text) >= _REMEMBERED:
+        return _normalize_long(text)
+    return _normalize(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _normalize_long(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
     if len(folded) < _SHORT:
         folded = folded.translate(_TABLE)

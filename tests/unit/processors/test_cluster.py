@@ -157,3 +157,20 @@ def test_unconfirmed_text_link_is_dropped_but_kept_without_keys() -> None:
     assert clusterer.assign(enrich(linked, DedupInfo(cluster_id="b", similarity=0.2))) == "c"
     bare = to_article({"id": "d", "title": "t", "text": "نص ثالث بلا أماكن ولا أسماء " * 5}, 2)
     assert clusterer.assign(enrich(bare, DedupInfo(cluster_id="b", similarity=0.2))) == "b"
+
+
+@pytest.mark.parametrize("max_words", [3, 40, 400])
+def test_content_words_are_the_first_distinct_stems(devset: tuple[list[dict], list[dict]], max_words: int) -> None:
+    """The first ``max_words`` distinct content stems in order of use (the lead holds the facts), sorted."""
+    import zlib
+
+    from processors.cluster import _light_stem, _stop_word
+
+    clusterer = StoryClusterer({}, ClusterConfig(max_words=max_words))
+    for item in devset[0][:20]:
+        first_use: dict[int, None] = {}
+        for word in clusterer._words.words(item["title"] + "\n" + item["text"]):
+            if not _stop_word(word) and len(first_use) < max_words:
+                first_use.setdefault(zlib.crc32(_light_stem(word).encode()))
+        expected = sorted(first_use)
+        assert clusterer.content_words(item["title"], item["text"]).tolist() == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from processors.language import LanguageDetector, default_detector
@@ -52,3 +54,82 @@ def test_model_is_not_loaded_before_first_use() -> None:
     assert detector._identifier is None
     detector.detect("نص عربي")
     assert detector._identifier is not None
+
+
+def _reference() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def test_numpy_scoring_equals_py3langid(detector: LanguageDetector, sample_text: str) -> None:
+    """Same features, probabilities and ranking as py3langid's own scorer, on prose, mixed scripts and noise."""
+    import random
+
+    import numpy as np
+    from py3langid.langid import visit_counts
+
+    reference: Any = _reference()
+    rng = random.Random(5)
+    alphabet = [chr(c) for c in [*range(32, 127), *range(0x600, 0x700), *range(0x400, 0x450), 0xE9, 0x200C, 0x1F600]]
+    texts = [sample_text, sample_text.upper(), "", "a", "ب", "ABC DEF", "Ünïcödé ÉCRIT", "中文新闻 " * 5]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80))) for _ in range(300)]
+    scorer = detector._model()
+    for text in texts:
+        data = reference._encode(text)
+        features = scorer.features(data)
+        expected = visit_counts(reference.tk_nextmove, reference._rowbase, reference.tk_output, data) or {}
+        assert features[features >= 0].tolist() == _walk(reference, data)
+        assert dict(zip(*np.unique(features[features >= 0], return_counts=True), strict=True)) == expected
+        assert np.array_equal(scorer.probabilities(text), reference._decide(text)), text
+        ranked = reference.rank(text)
+        arabic = sum(p for label, p in ranked if label in {"ar", "arz", "ary"})
+        assert scorer.best(text) == (ranked[0][0], ranked[0][1], arabic)
+
+
+def _walk(reference: Any, data: bytes) -> list[int]:
+    """py3langid's DFA walk, one byte at a time (visit_counts without the counting)."""
+    state, found = 0, []
+    for code in data:
+        state = reference.tk_nextmove[reference._rowbase[state] + code]
+        if reference.tk_output[state] >= 0:
+            found.append(reference.tk_output[state])
+    return found
+
+
+def test_numpy_walk_reaches_the_deepest_states(detector: LanguageDetector) -> None:
+    """The byte strings of the DFA's deepest states (where a too-short window would go wrong), after noise."""
+    import random
+
+    import numpy as np
+
+    reference = _reference()
+    scorer = detector._model()
+    rows = scorer.nextmove.reshape(-1, 256)
+    row_of = np.frombuffer(reference.tk_row, dtype=np.dtype(reference.tk_row.typecode))
+    parent = np.full(len(row_of), -1)
+    byte = np.zeros(len(row_of), dtype=np.int64)
+    parent[0] = 0
+    frontier = np.array([0])
+    while True:  # breadth first: a state's first label is its shortest byte string
+        children = rows[row_of[frontier]]
+        origin, code = np.nonzero(parent[children] < 0)
+        if not len(origin):
+            break
+        reached, first = np.unique(children[origin, code], return_index=True)
+        parent[reached], byte[reached] = frontier[origin[first]], code[first]
+        frontier = reached
+    assert (parent < 0).sum() == 0
+    labels = {}
+    for state in frontier.tolist():
+        path, node = [], state
+        while node:
+            path.append(int(byte[node]))
+            node = int(parent[node])
+        labels[state] = bytes(reversed(path))
+    assert all(len(label) == scorer.depth for label in labels.values())
+    rng = random.Random(2)
+    for state in frontier:
+        data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 8))) + labels[state]
+        features = scorer.features(data)
+        assert features[features >= 0].tolist() == _walk(reference, data)

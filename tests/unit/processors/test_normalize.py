@@ -69,3 +69,13 @@ def test_matches_reference_implementation(text: str) -> None:
 @given(st.text(alphabet=st.characters(min_codepoint=0x0600, max_codepoint=0x06FF) | st.sampled_from(" \n\u200f")))
 def test_matches_reference_on_arabic_block(text: str) -> None:
     assert normalize_arabic(text) == reference_normalize(text)
+
+
+def test_long_texts_are_keyed_like_short_ones() -> None:
+    """Long texts take the remembered path (str.replace scans, an LRU): the same key as line by line."""
+    lines = ["إِنَّ الأمـمَ المتّحدة ٢٠٢٤", "مدرسة كبيرة", "Beirut  IS", "ی ک ۀ"] * 60
+    text = "\n".join(lines)
+    assert len(text) >= 1000
+    expected = " ".join(normalize_arabic(line) for line in lines)
+    assert normalize_arabic(text) == expected
+    assert normalize_arabic(text) == expected  # remembered

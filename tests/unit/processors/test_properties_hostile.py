@@ -155,3 +155,16 @@ def test_enrichment_never_raises_and_every_offset_slices_its_own_text(
     for date in enriched.dates:
         datetime.strptime(date.value, "%Y-%m-%d")
     enriched.to_json()
+
+
+_SPACES_AND_MARKS = [" ", "  ", "\t", "\u00a0", "\u2003", "\u3000", "\u202f", "\n", "\r\n", "\u2028", "\u200f", "\x00"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*_SPACES_AND_MARKS, "a", "ب", "كلمة", "x y"]), max_size=20).map("".join))
+def test_clean_text_equals_folding_every_inline_space(value: str) -> None:
+    """The fast path (nothing to fold) gives what the substitution over every inline space gives."""
+    from processors.extract import _INLINE_SPACE, clean_chars, clean_text
+
+    folded = _INLINE_SPACE.sub(" ", clean_chars(value).replace("\u2028", "\n").replace("\u2029", "\n"))
+    assert clean_text(value) == "\n".join(s for line in folded.split("\n") if (s := line.strip()))
