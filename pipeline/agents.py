@@ -115,8 +115,9 @@ class Stages:
         if isinstance(outcome, BaseException):
             await self._drop_or_dead_letter(event, outcome, "extract", raw.id, raw.source)
             return
+        extracted, signed = outcome
         try:
-            article = self.chain.deduplicate(outcome)
+            article = self.chain.deduplicate(extracted, signed)
         except Exception as exc:
             await self._drop_or_dead_letter(event, exc, "dedup", raw.id, raw.source)
             return
@@ -198,7 +199,7 @@ class Stages:
         if isinstance(outcome, BaseException):
             await self.dead_letter(event, "enrich", _reason(outcome), type(outcome).__name__, article_id=article.id)
             return
-        enriched = self.chain.assign_cluster(outcome)
+        enriched = self.chain.assign_cluster(*outcome)
         await self._send_with_retry(self.topics.enriched, enriched.id.encode(), enriched.to_json())
         self.counters.inc("enrich", "out")
 

@@ -80,15 +80,16 @@ def _outcomes(call: Callable[[Item], Result], items: Sequence[Item], stage: str)
 
 
 def _extract_in_child(raws: Sequence[RawArticle]) -> list[Outcome]:
-    return _outcomes(_child_chain().extract, raws, "extract")
+    return _outcomes(_child_chain().extract_signed, raws, "extract")
 
 
 def _enrich_in_child(articles: Sequence[Article]) -> list[Outcome]:
-    return _outcomes(_child_chain().enrich_content, articles, "enrich")
+    return _outcomes(_child_chain().enrich_for_cluster, articles, "enrich")
 
 
 class CpuPool:
-    """Runs ``extract`` and ``enrich_content`` of a batch over ``processes`` processes (0 = a thread)."""
+    """Runs ``extract_signed`` and ``enrich_for_cluster`` of a batch over ``processes`` processes (0 = a thread):
+    each outcome is a pair, the record and what its stateful stage needs precomputed, or an exception."""
 
     def __init__(self, chain: ArticleChain, processes: int) -> None:
         self.chain = chain
@@ -124,13 +125,13 @@ class CpuPool:
 
     async def extract(self, raws: Sequence[RawArticle]) -> list[Outcome]:
         if self.processes == 0:
-            return await asyncio.to_thread(_outcomes, self.chain.extract, raws, "extract")
+            return await asyncio.to_thread(_outcomes, self.chain.extract_signed, raws, "extract")
         return await self._run(_extract_in_child, raws, "extract")
 
     async def enrich(self, articles: Sequence[Article]) -> list[Outcome]:
-        """Enriched copies of unique articles (clustering is the caller's: it needs the tables)."""
+        """Enriched copies (duplicates are copied, not enriched) and their words; the caller clusters them."""
         if self.processes == 0:
-            return await asyncio.to_thread(_outcomes, self.chain.enrich_content, articles, "enrich")
+            return await asyncio.to_thread(_outcomes, self.chain.enrich_for_cluster, articles, "enrich")
         return await self._run(_enrich_in_child, articles, "enrich")
 
     async def _run(self, call: BatchCall, items: Sequence[Any], stage: str) -> list[Outcome]:

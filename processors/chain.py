@@ -13,8 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from processors.cluster import ClusterConfig, StoryClusterer
-from processors.dedup import DedupConfig, Deduplicator
+from processors.dedup import DedupConfig, Deduplicator, Signed
 from processors.enrich import Enricher
 from processors.extract import ExtractConfig, extract_article
 from processors.records import Article, EnrichedArticle, RawArticle
@@ -53,12 +55,23 @@ class ArticleChain:
         """Raises ``Dropped`` or ``PermanentError``; pure and thread-safe (the worker runs it off the loop)."""
         return extract_article(raw, self.config.extract, now)
 
-    def deduplicate(self, article: Article) -> Article:
-        article.dedup = self.deduplicator.check(article)
+    def extract_signed(self, raw: RawArticle) -> tuple[Article, Signed]:
+        """``extract`` and the text's dedup signature: both stateless, so the worker's pool computes them while
+        the text's normalisation is fresh, and only the stateful decision is left to ``deduplicate``."""
+        article = self.extract(raw)
+        return article, self.deduplicator.signer.signature(article.text)
+
+    def deduplicate(self, article: Article, signed: Signed | None = None) -> Article:
+        article.dedup = self.deduplicator.check(article, signed)
         return article
 
     def enrich(self, article: Article) -> EnrichedArticle:
         return self.assign_cluster(self.enrich_content(article))
+
+    def enrich_for_cluster(self, article: Article) -> tuple[EnrichedArticle, np.ndarray]:
+        """``enrich_content`` and the article's story-clustering words, both stateless (the worker's pool)."""
+        enriched = self.enrich_content(article)
+        return enriched, self.clusterer.content_words(enriched.title, enriched.text)
 
     def enrich_content(self, article: Article) -> EnrichedArticle:
         """Enrich a unique article; a duplicate is not enriched again (the sink folds it into its original).
@@ -67,10 +80,10 @@ class ArticleChain:
             return self.enricher.enrich(article)
         return EnrichedArticle.model_validate(article.model_dump())
 
-    def assign_cluster(self, enriched: EnrichedArticle) -> EnrichedArticle:
+    def assign_cluster(self, enriched: EnrichedArticle, words: np.ndarray | None = None) -> EnrichedArticle:
         """The story cluster (a duplicate takes its original's, which clustering may have moved since dedup
         judged it); reads and writes the cluster store, so it runs in arrival order."""
-        enriched.dedup.cluster_id = self.clusterer.assign(enriched)
+        enriched.dedup.cluster_id = self.clusterer.assign(enriched, words)
         return enriched
 
     def process(self, raw: RawArticle, now: datetime | None = None) -> EnrichedArticle:

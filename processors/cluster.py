@@ -82,13 +82,15 @@ class StoryClusterer:
             self.index.add(article_id, Stored.from_entry(entry))
         return len(entries)
 
-    def assign(self, article: EnrichedArticle) -> str:
-        """The cluster_id of ``article`` (an earlier article's when they report the same event)."""
+    def assign(self, article: EnrichedArticle, words: np.ndarray | None = None) -> str:
+        """The cluster_id of ``article`` (an earlier article's when they report the same event); ``words`` is
+        ``self.content_words(article.title, article.text)`` when the caller computed it already (a pool)."""
         seen = self._known(article.id)
         if seen is not None:
             return seen.cluster
         keys = story_keys(article)
-        words = self.content_words(article.title, article.text)
+        if words is None:
+            words = self.content_words(article.title, article.text)
         moment = article.published_at.timestamp()
         cluster = self._inherited(article) or self._confirmed(article, keys, words, moment) or _own(article, keys)
         self._remember(article.id, cluster, keys, words, moment)

@@ -72,6 +72,8 @@ import numpy as np
 from processors.records import Article, DedupInfo
 from processors.signature import TextSigner
 
+Signed = tuple[np.ndarray, int]  # a text's MinHash signature and its number of distinct shingles
+
 
 @dataclass(frozen=True)
 class DedupConfig:
@@ -121,13 +123,14 @@ class Deduplicator:
             self.index.add(article_id, _Sketch(entry["t"], signature, entry["n"]), self.index.keys(signature))
         return len(entries)
 
-    def check(self, article: Article) -> DedupInfo:
-        """The dedup decision for ``article`` (the first decision again when its id was seen before)."""
+    def check(self, article: Article, signed: Signed | None = None) -> DedupInfo:
+        """The dedup decision for ``article`` (the first decision again when its id was seen before);
+        ``signed`` is ``self.signer.signature(article.text)`` when the caller computed it already (a pool)."""
         seen = self.store.get(f"a:{article.id}")
         if seen is not None:
             return _decision(seen)
         moment = article.fetched_at.timestamp()
-        signature, size = self.signer.signature(article.text)
+        signature, size = signed if signed is not None else self.signer.signature(article.text)
         bands = self.index.keys(signature)
         exact = self._exact_match(article, moment)
         if exact is not None:

@@ -74,7 +74,10 @@ class FakeChain:
             raise self.outcome
         return article_from(raw).model_copy(update={"language": self.language})
 
-    def deduplicate(self, article: Article) -> Article:
+    def extract_signed(self, raw: RawArticle) -> tuple[Article, None]:
+        return self.extract(raw), None
+
+    def deduplicate(self, article: Article, signed: None = None) -> Article:
         return article
 
     def enrich_content(self, article: Article) -> EnrichedArticle:
@@ -82,7 +85,10 @@ class FakeChain:
             raise self.outcome
         return EnrichedArticle.model_validate(article.model_dump())
 
-    def assign_cluster(self, enriched: EnrichedArticle) -> EnrichedArticle:
+    def enrich_for_cluster(self, article: Article) -> tuple[EnrichedArticle, None]:
+        return self.enrich_content(article), None
+
+    def assign_cluster(self, enriched: EnrichedArticle, words: None = None) -> EnrichedArticle:
         return enriched
 
     def expire(self, now: Any) -> int:
@@ -230,7 +236,7 @@ class PickyChain(FakeChain):
             raise PermanentError("undecodable page", stage="extract")
         return super().extract(raw)
 
-    def deduplicate(self, article: Article) -> Article:
+    def deduplicate(self, article: Article, signed: None = None) -> Article:
         self.current.append(faust.streams.current_event())
         if article.id == "id5":
             raise KeyError("bug")
@@ -256,7 +262,7 @@ def test_an_article_batch_is_enriched_then_clustered_in_order():
     clustered: list[str] = []
 
     class Clustering(FakeChain):
-        def assign_cluster(self, enriched: EnrichedArticle) -> EnrichedArticle:
+        def assign_cluster(self, enriched: EnrichedArticle, words: None = None) -> EnrichedArticle:
             clustered.append(enriched.id)
             return enriched
 

@@ -47,7 +47,11 @@ def test_errors_keep_their_stage_across_processes(error):
 def test_in_thread_outcomes_are_per_item_and_in_order():
     chain = ArticleChain()
     outcomes = asyncio.run(CpuPool(chain, processes=0).extract(raws()))
-    assert [o.url for o in outcomes if not isinstance(o, BaseException)] == ["https://e.com/1", "https://e.com/3"]
+    kept = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+    assert [article.url for article, _ in kept] == ["https://e.com/1", "https://e.com/3"]
+    for article, (signature, size) in kept:
+        expected, expected_size = chain.deduplicator.signer.signature(article.text)
+        assert (signature == expected).all() and size == expected_size
     assert isinstance(outcomes[1], Dropped) and outcomes[1].reason == "too_short"
 
 
@@ -57,16 +61,22 @@ def test_processes_give_what_the_worker_would():
     pool.start()
     try:
         extracted = asyncio.run(pool.extract(raws()))
-        articles = [chain.deduplicate(a) for a in extracted if not isinstance(a, BaseException)]
+        articles = [chain.deduplicate(*pair) for pair in extracted if not isinstance(pair, BaseException)]
         enriched = asyncio.run(pool.enrich(articles))
     finally:
         pool.close()
     assert isinstance(extracted[1], Dropped) and extracted[1].stage == "extract"
+    signer = chain.deduplicator.signer
+    for (_, (signature, size)), article in zip([extracted[0], extracted[2]], articles, strict=True):
+        expected, expected_size = signer.signature(article.text)
+        assert (signature == expected).all() and size == expected_size
     here = [chain.enrich_content(a) for a in articles]
-    assert [e.model_dump(exclude={"enriched_at"}) for e in enriched] == [
+    assert [e.model_dump(exclude={"enriched_at"}) for e, _ in enriched] == [
         e.model_dump(exclude={"enriched_at"}) for e in here
     ]
-    assert {p.name_en for p in enriched[0].places} >= {"Deir ez-Zor"}
+    for e, words in enriched:
+        assert (words == chain.clusterer.content_words(e.title, e.text)).all()
+    assert {p.name_en for p in enriched[0][0].places} >= {"Deir ez-Zor"}
 
 
 def test_a_process_dying_on_one_article_dead_letters_only_that_one():
