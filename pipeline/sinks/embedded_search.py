@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from pipeline.search import FACETS, FacetValue, SearchQuery, SearchResult, hit_from_document
 from pipeline.sinks.analysis import Analyzer, variants
-from pipeline.sinks.embedded import connect
+from pipeline.sinks.embedded_schema import connect
 from pipeline.sinks.highlight import highlight_title, snippet
 from pipeline.sinks.querytext import Clause, ParsedQuery, parse_query
 from processors.errors import ConfigError
@@ -109,6 +110,27 @@ class _Snapshot:
         return self.tags[shift + np.arange(total)]
 
 
+@dataclass
+class _Ranked:
+    """bm25 scores of the text matches from rowid ``start`` on (``rowids`` ascending)."""
+
+    start: int
+    rowids: np.ndarray
+    values: np.ndarray
+
+
+def _newest(rowids: np.ndarray, published: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` newest rows (by date, then rowid), in that order."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    candidates = np.arange(rowids.size)
+    if count < rowids.size:  # every row at least as new as the count-th newest (ties kept, sorted below)
+        threshold = np.partition(published, rowids.size - count)[rowids.size - count]
+        candidates = np.flatnonzero(published >= threshold)
+    order = np.lexsort((-rowids[candidates], -published[candidates]))[:count]
+    return candidates[order]
+
+
 class EmbeddedSearcher:
     """Answers ``SearchQuery`` from the store file; safe to share between threads (one lock)."""
 
@@ -140,15 +162,14 @@ class EmbeddedSearcher:
                 text_rowids = self._rowids_matching(positive) if positive else None
                 rowids = self._filter(text_rowids, negative, query)
                 facets = self._facets(rowids, query.facet_size)
-                scores = self._scores(positive, text_rowids) if positive and query.sort == "relevance" else {}
-                page = self._page(rowids, scores, query)
+                ranked = self._scores(positive, text_rowids) if positive and query.sort == "relevance" else None
+                page, scores = self._page(rowids, ranked, query)
                 documents = self._documents(page)
             finally:
                 self.conn.execute("COMMIT")
         hits = []
-        for rowid in page:
-            doc = documents[int(rowid)]
-            score = scores.get(int(rowid))
+        for rowid, score in zip(page.tolist(), scores, strict=True):
+            doc = documents[rowid]
             hit = hit_from_document(doc, -score if score is not None else None)
             hit.title_highlight = highlight_title(doc.get("title") or "", parsed)
             hit.snippet = snippet(doc.get("text") or "", parsed)
@@ -184,7 +205,7 @@ class EmbeddedSearcher:
                 keep &= np.isin(rowids, tagged)
         return rowids[keep]
 
-    def _scores(self, expression: str, text_rowids: np.ndarray | None) -> dict[int, float]:
+    def _scores(self, expression: str, text_rowids: np.ndarray | None) -> _Ranked | None:
         """bm25 (lower is better) of the newest ``RANK_WINDOW`` text matches.
 
         FTS5 has no top-k pruning: bm25 costs about a microsecond per matching row, so a word found in most of
@@ -192,26 +213,34 @@ class EmbeddedSearcher:
         than the window follow the ranked ones by date. Below the window size the ranking is exact.
         """
         if text_rowids is None or not text_rowids.size:
-            return {}
+            return None
         start = int(text_rowids[-RANK_WINDOW]) if text_rowids.size > RANK_WINDOW else int(text_rowids[0])
         rows = self.conn.execute(
-            f"SELECT rowid, bm25(fts, {TITLE_WEIGHT}, 1.0) FROM fts WHERE fts MATCH ? AND rowid >= ?",
+            f"SELECT rowid, bm25(fts, {TITLE_WEIGHT}, 1.0) FROM fts WHERE fts MATCH ? AND rowid >= ? ORDER BY rowid",
             (expression, start),
-        )
-        return dict(rows.fetchall())
+        ).fetchall()
+        scored = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return _Ranked(start, scored, np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)))
 
-    def _page(self, rowids: np.ndarray, scores: dict[int, float], query: SearchQuery) -> np.ndarray:
-        """Rowids of the requested page: ranked ones by score then date, the rest by date then newest rowid."""
+    def _page(self, rowids: np.ndarray, ranked: _Ranked | None, query: SearchQuery) -> tuple[np.ndarray, list]:
+        """The requested page's rowids and scores: ranked ones by score then date, the rest by date then rowid.
+
+        Only the page is ordered (a partition finds the newest), not every match: a common word matches most
+        documents.
+        """
+        end = query.offset + query.limit
         published = self._snapshot.published[self._snapshot.positions(rowids)]
-        ranked = np.full(rowids.size, np.inf if scores else 0.0)
-        if scores:
-            scored = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
-            values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
-            inside = np.isin(rowids, scored)
-            order = np.argsort(scored)
-            ranked[inside] = values[order][np.searchsorted(scored[order], rowids[inside])]
-        order = np.lexsort((-rowids, -published, ranked))
-        return rowids[order[query.offset : query.offset + query.limit]]
+        if ranked is None:
+            order = _newest(rowids, published, end)
+            return rowids[order][query.offset :], [None] * len(order[query.offset :])
+        inside = rowids >= ranked.start  # every text match from ``start`` on was scored
+        top, top_published = rowids[inside], published[inside]
+        values = ranked.values[np.searchsorted(ranked.rowids, top)]
+        order = np.lexsort((-top, -top_published, values))[:end]
+        rest = _newest(rowids[~inside], published[~inside], end - order.size) if order.size < end else order[:0]
+        page = np.concatenate((top[order], rowids[~inside][rest]))[query.offset :]
+        scores = [*values[order].tolist(), *[None] * rest.size][query.offset :]
+        return page, scores
 
     def _indexed_forms(self, word_stem: str) -> Sequence[str]:
         """The forms of ``word_stem`` present in the index (bm25 costs rows × phrases: never OR absent words).
