@@ -9,6 +9,7 @@ batch; the others go one by one through the read-merge-write path that keeps ``r
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sqlite3
 from array import array
@@ -26,7 +27,9 @@ from pipeline.sinks.documents import (
     is_duplicate,
     merge_reported,
     reported_entry,
+    stable_json,
     to_document,
+    volatile_json,
     with_reported,
 )
 from pipeline.sinks.embedded_schema import fts_values, open_store
@@ -60,13 +63,18 @@ class _Item:
     document: dict[str, Any]
     body: str
     fts: tuple[str, str]
+    digest: str = ""
 
     @classmethod
     def of(cls, article: EnrichedArticle) -> _Item:
         document = to_document(article)
         document = with_reported(document, document["reported_by"])
-        body = to_json(document).decode()  # lone surrogates and other unencodable text fail here, before SQLite
-        return cls(article, document, body, fts_values(document))
+        # lone surrogates and other unencodable text fail here, before SQLite; the stable part is encoded once,
+        # for the content hash and the stored JSON (the same fields; the volatile ones come last)
+        stable, volatile = stable_json(document), volatile_json(document)
+        body = (stable[:-1] + b"," + volatile[1:] if volatile != b"{}" else stable).decode()
+        digest = hashlib.sha256(stable).hexdigest()
+        return cls(article, document, body, fts_values(document), digest)
 
 
 class EmbeddedStore:
@@ -173,7 +181,7 @@ class EmbeddedStore:
         rows, tags = [], []
         for rowid, item in enumerate(items, start=first):
             tag_ids = self._tag_ids_of(item.document)
-            rows.append(self._docs_row(rowid, item.document, content_hash(item.document), tag_ids))
+            rows.append(self._docs_row(rowid, item.document, item.digest, tag_ids))
             tags += [(tag, rowid) for tag in tag_ids]
         rowids = range(first, first + len(items))
         self.conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
