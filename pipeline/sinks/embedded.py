@@ -1,17 +1,20 @@
 """Embedded store (index side): SQLite FTS5 in the data directory, the default sink without Elasticsearch.
 
-One file, WAL journal (readers search while the pipeline writes), one writer. ``bodies`` holds the stored
-document (the same shape Elasticsearch stores); ``docs`` its small per-document columns; ``fts`` the normalised
-title and body (FTS5 tokenizes them; stemming happens at query time by expansion, see ``analysis``);
-``tags``/``doc_tags`` the facet values that filters match; ``docs.tag_ids`` the packed tag ids of a document.
+One file, WAL journal (readers search while the pipeline writes), one writer; the tables are described in
+``embedded_schema``. A batch is one transaction. Articles that touch nothing already stored (new ids, no
+duplicate folding, no orphans waiting for them: nearly all of them) are inserted together, a few statements per
+batch; the others go one by one through the read-merge-write path that keeps ``reported_by`` and idempotence.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sqlite3
 from array import array
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,44 +27,17 @@ from pipeline.sinks.documents import (
     is_duplicate,
     merge_reported,
     reported_entry,
+    stable_json,
     to_document,
+    volatile_json,
     with_reported,
 )
+from pipeline.sinks.embedded_schema import fts_values, open_store
 from processors.errors import TransientError
 from processors.normalize import normalize_arabic
 from processors.records import EnrichedArticle
 
-SCHEMA_VERSION = "3"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS docs(
-  rowid INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: searchers cache per-rowid columns
-  id TEXT NOT NULL UNIQUE,
-  published_ts INTEGER,
-  duplicate_of TEXT,
-  content_hash TEXT NOT NULL,
-  tag_ids BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS bodies(rowid INTEGER PRIMARY KEY, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS docs_published ON docs(published_ts);
-CREATE INDEX IF NOT EXISTS docs_duplicate_of ON docs(duplicate_of) WHERE duplicate_of IS NOT NULL;
-CREATE TABLE IF NOT EXISTS tags(
-  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, UNIQUE(kind, key)
-);
-CREATE TABLE IF NOT EXISTS doc_tags(tag INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(tag, doc))
-  WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 0');
-CREATE VIRTUAL TABLE IF NOT EXISTS fts_terms USING fts5vocab(fts, 'row');
-"""
 _ITEM_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError)
-
-
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    if readonly:
-        conn.execute("PRAGMA query_only = 1")
-    return conn
 
 
 def document_tags(doc: dict[str, Any]) -> list[tuple[str, str]]:
@@ -79,23 +55,38 @@ def _timestamp(iso: str | None) -> int | None:
     return int(datetime.fromisoformat(iso).timestamp()) if iso else None
 
 
+@dataclass
+class _Item:
+    """An article ready to store: its document, the document's JSON, and the text its FTS row holds."""
+
+    article: EnrichedArticle
+    document: dict[str, Any]
+    body: str
+    fts: tuple[str, str]
+    digest: str = ""
+
+    @classmethod
+    def of(cls, article: EnrichedArticle) -> _Item:
+        document = to_document(article)
+        document = with_reported(document, document["reported_by"])
+        # lone surrogates and other unencodable text fail here, before SQLite; the stable part is encoded once,
+        # for the content hash and the stored JSON (the same fields; the volatile ones come last)
+        stable, volatile = stable_json(document), volatile_json(document)
+        body = (stable[:-1] + b"," + volatile[1:] if volatile != b"{}" else stable).decode()
+        digest = hashlib.sha256(stable).hexdigest()
+        return cls(article, document, body, fts_values(document), digest)
+
+
 class EmbeddedStore:
     """The synchronous store: one writer connection, batches in one transaction, savepoint per article."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
-        self._tag_ids: dict[tuple[str, str], int] = {}
+        self._tag_ids: dict[tuple[str, str], int] = {}  # (kind, display value) -> id
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(self.path)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA cache_size = -65536")  # 64 MB: FTS5 segment merges stay in memory
-        conn.executescript(SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-        self._conn = conn
+        self._conn = open_store(self.path)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -116,37 +107,31 @@ class EmbeddedStore:
         inside, the batch is redone with a savepoint per item, so only that item is rejected.
         """
         rejections: list[Rejection] = []
-        prepared: list[tuple[EnrichedArticle, dict[str, Any]]] = []
+        items: list[_Item] = []
         for article in sorted(articles, key=is_duplicate):
             try:
-                document = to_document(article)
-                to_json(document)  # lone surrogates and other unencodable text fail here, before SQLite
-                prepared.append((article, document))
+                items.append(_Item.of(article))
             except _ITEM_ERRORS as exc:
                 rejections.append(_rejection(article, exc))
         try:
-            self._transaction(prepared, per_item=False)
+            self._transaction(items, per_item=False)
         except _ITEM_ERRORS:
-            rejections += self._transaction(prepared, per_item=True)
+            rejections += self._transaction(items, per_item=True)
         return rejections
 
-    def _transaction(self, prepared: list[tuple[EnrichedArticle, dict[str, Any]]], per_item: bool) -> list[Rejection]:
+    def _transaction(self, items: list[_Item], per_item: bool) -> list[Rejection]:
         rejections: list[Rejection] = []
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for article, document in prepared:
-                if not per_item:
-                    self._write_one(article, document)
-                    continue
-                conn.execute("SAVEPOINT item")
-                try:
-                    self._write_one(article, document)
-                except _ITEM_ERRORS as exc:
-                    conn.execute("ROLLBACK TO item")
-                    self._tag_ids.clear()
-                    rejections.append(_rejection(article, exc))
-                conn.execute("RELEASE item")
+            if per_item:
+                rejections = self._one_by_one(items)
+            else:
+                fresh = self._fresh(items)
+                self._insert_fresh([item for item, new in zip(items, fresh, strict=True) if new])
+                for item, new in zip(items, fresh, strict=True):
+                    if not new:
+                        self._write_one(item)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -155,7 +140,60 @@ class EmbeddedStore:
             raise
         return rejections
 
-    def _write_one(self, article: EnrichedArticle, document: dict[str, Any]) -> None:
+    def _one_by_one(self, items: list[_Item]) -> list[Rejection]:
+        rejections = []
+        for item in items:
+            self.conn.execute("SAVEPOINT item")
+            try:
+                self._write_one(item)
+            except _ITEM_ERRORS as exc:
+                self.conn.execute("ROLLBACK TO item")
+                self._tag_ids.clear()
+                rejections.append(_rejection(item.article, exc))
+            self.conn.execute("RELEASE item")
+        return rejections
+
+    def _fresh(self, items: list[_Item]) -> list[bool]:
+        """Which items touch nothing stored nor any other item of the batch (so their order does not matter)."""
+        ids = [item.article.id for item in items]
+        known = {
+            key
+            for (key,) in self.conn.execute(
+                "SELECT id FROM docs WHERE id IN (SELECT value FROM json_each(?1))"
+                " UNION SELECT duplicate_of FROM docs WHERE duplicate_of IN (SELECT value FROM json_each(?1))",
+                (json.dumps(ids),),
+            )
+        }
+        mentions = Counter(ids) + Counter(_duplicate_of(item.document) for item in items)
+        return [
+            not is_duplicate(item.article) and item.article.id not in known and mentions[item.article.id] == 1
+            for item in items
+        ]
+
+    def _insert_fresh(self, items: list[_Item]) -> None:
+        """Insert new documents together: a few statements for the batch, not a few per document."""
+        if not items:
+            return
+        first = self.conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'docs'), 0),"
+            " coalesce((SELECT max(rowid) FROM docs), 0)) + 1"
+        ).fetchone()[0]
+        rows, tags = [], []
+        for rowid, item in enumerate(items, start=first):
+            tag_ids = self._tag_ids_of(item.document)
+            rows.append(self._docs_row(rowid, item.document, item.digest, tag_ids))
+            tags += [(tag, rowid) for tag in tag_ids]
+        rowids = range(first, first + len(items))
+        self.conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
+        self.conn.executemany("INSERT INTO bodies VALUES (?, ?)", zip(rowids, (i.body for i in items), strict=True))
+        self.conn.executemany(
+            "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
+            [(rowid, *item.fts) for rowid, item in zip(rowids, items, strict=True)],
+        )
+        self.conn.executemany("INSERT INTO doc_tags(tag, doc) VALUES (?, ?)", tags)
+
+    def _write_one(self, item: _Item) -> None:
+        article = item.article
         if is_duplicate(article):
             original = self._load(article.dedup.duplicate_of or "")
             if original is not None:
@@ -165,7 +203,7 @@ class EmbeddedStore:
                 if earlier is not None:
                     self._delete_rowid(earlier[0])
                 return
-        self._index(article, document)
+        self._index(item)
 
     def _load(self, article_id: str) -> tuple[int, dict[str, Any]] | None:
         row = self.conn.execute(
@@ -180,7 +218,8 @@ class EmbeddedStore:
             updated = to_json(with_reported(doc, merged)).decode()
             self.conn.execute("UPDATE bodies SET doc = ? WHERE rowid = ?", (updated, rowid))
 
-    def _index(self, article: EnrichedArticle, doc: dict[str, Any]) -> None:
+    def _index(self, item: _Item) -> None:
+        article, doc = item.article, item.document
         existing = self.conn.execute(
             "SELECT d.rowid, b.doc, d.content_hash FROM docs d JOIN bodies b ON b.rowid = d.rowid WHERE d.id = ?",
             (article.id,),
@@ -195,7 +234,9 @@ class EmbeddedStore:
             if merged != stored_reported:
                 self._add_reported((existing[0], json.loads(existing[1])), merged)
         else:
-            self._upsert(doc, digest, existing[0] if existing else None)
+            self._upsert(
+                _Item(article, doc, to_json(doc).decode(), item.fts), digest, existing[0] if existing else None
+            )
         for orphan_rowid, _ in orphans:
             self._delete_rowid(orphan_rowid)
 
@@ -207,49 +248,55 @@ class EmbeddedStore:
         )
         return [(rowid, json.loads(doc)) for rowid, doc in rows.fetchall()]
 
-    def _upsert(self, doc: dict[str, Any], content_hash: str, rowid: int | None) -> None:
+    def _upsert(self, item: _Item, content_hash: str, rowid: int | None) -> None:
         if rowid is not None:
             self._delete_rowid(rowid)
-        tag_ids = [self._tag_id(kind, value) for kind, value in document_tags(doc)]
-        tag_ids = sorted(set(tag_ids))
-        duplicate_of = doc["dedup"]["duplicate_of"] if doc["dedup"]["status"] != "unique" else None
+        tag_ids = self._tag_ids_of(item.document)
         cursor = self.conn.execute(
-            "INSERT INTO docs(id, published_ts, duplicate_of, content_hash, tag_ids) VALUES (?,?,?,?,?)",
-            (
-                doc["id"],
-                _timestamp(doc["published_at"]),
-                duplicate_of,
-                content_hash,
-                array("i", tag_ids).tobytes(),
-            ),
+            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", self._docs_row(None, item.document, content_hash, tag_ids)
         )
         new_rowid = cursor.lastrowid
-        self.conn.execute("INSERT INTO bodies(rowid, doc) VALUES (?, ?)", (new_rowid, to_json(doc).decode()))
-        self.conn.execute(
-            "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
-            (new_rowid, normalize_arabic(doc["title"]), normalize_arabic(doc["text"])),
-        )
+        self.conn.execute("INSERT INTO bodies(rowid, doc) VALUES (?, ?)", (new_rowid, item.body))
+        self.conn.execute("INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)", (new_rowid, *item.fts))
         self.conn.executemany("INSERT INTO doc_tags(tag, doc) VALUES (?, ?)", [(t, new_rowid) for t in tag_ids])
 
+    @staticmethod
+    def _docs_row(rowid: int | None, doc: dict[str, Any], digest: str, tag_ids: list[int]) -> tuple[Any, ...]:
+        packed = array("i", tag_ids).tobytes()
+        return (rowid, doc["id"], _timestamp(doc["published_at"]), _duplicate_of(doc), digest, packed)
+
     def _delete_rowid(self, rowid: int) -> None:
-        row = self.conn.execute("SELECT tag_ids FROM docs WHERE rowid = ?", (rowid,)).fetchone()
+        row = self.conn.execute(
+            "SELECT d.tag_ids, b.doc FROM docs d JOIN bodies b ON b.rowid = d.rowid WHERE d.rowid = ?", (rowid,)
+        ).fetchone()
         if row is None:
             return
         tags = array("i")
         tags.frombytes(row[0])
         self.conn.executemany("DELETE FROM doc_tags WHERE tag = ? AND doc = ?", [(t, rowid) for t in tags])
-        self.conn.execute("DELETE FROM fts WHERE rowid = ?", (rowid,))
+        # a contentless FTS5 row is deleted by giving back the exact text it was indexed with
+        self.conn.execute(
+            "INSERT INTO fts(fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+            (rowid, *fts_values(json.loads(row[1]))),
+        )
         self.conn.execute("DELETE FROM docs WHERE rowid = ?", (rowid,))
         self.conn.execute("DELETE FROM bodies WHERE rowid = ?", (rowid,))
 
+    def _tag_ids_of(self, doc: dict[str, Any]) -> list[int]:
+        return sorted({self._tag_id(kind, value) for kind, value in document_tags(doc)})
+
     def _tag_id(self, kind: str, value: str) -> int:
-        key = normalize_arabic(value)
-        found = self._tag_ids.get((kind, key))
+        found = self._tag_ids.get((kind, value))
         if found is None:
+            key = normalize_arabic(value)
             self.conn.execute("INSERT OR IGNORE INTO tags(kind, key, value) VALUES (?, ?, ?)", (kind, key, value))
             row = self.conn.execute("SELECT id FROM tags WHERE kind = ? AND key = ?", (kind, key)).fetchone()
-            found = self._tag_ids[(kind, key)] = row[0]
+            found = self._tag_ids[(kind, value)] = row[0]
         return found
+
+
+def _duplicate_of(doc: dict[str, Any]) -> str | None:
+    return doc["dedup"]["duplicate_of"] if doc["dedup"]["status"] != "unique" else None
 
 
 def _as_reported(doc: dict[str, Any]) -> list[dict[str, Any]]:

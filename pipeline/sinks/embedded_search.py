@@ -10,10 +10,10 @@ Facets are counted over every matching document, not a sample.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,14 @@ import numpy as np
 
 from pipeline.search import FACETS, FacetValue, SearchQuery, SearchResult, hit_from_document
 from pipeline.sinks.analysis import Analyzer, variants
-from pipeline.sinks.embedded import connect
+from pipeline.sinks.embedded_schema import connect
+from pipeline.sinks.embedded_snapshot import Snapshot, int_column, ints
 from pipeline.sinks.highlight import highlight_title, snippet
 from pipeline.sinks.querytext import Clause, ParsedQuery, parse_query
 from processors.errors import ConfigError
 from processors.normalize import normalize_arabic
 
 TITLE_WEIGHT = 4.0
-NO_DATE = -(2**62)  # documents without a date sort last
 RANK_WINDOW = 5_000  # relevance ranks at most this many newest text matches (see _scores)
 
 
@@ -43,70 +43,53 @@ _PROCLITICS = ("", "ال", "و", "وال", "بال", "كال", "فال", "لل",
 Expand = Callable[[str], Sequence[str]]
 
 
-def _fts_clause(clause: Clause, expand: Expand) -> str:
+def prefixes(key: str) -> tuple[str, ...]:
+    """The prefixes a prefix query for ``key`` matches: the key behind each proclitic."""
+    return tuple(proclitic + key for proclitic in _PROCLITICS)
+
+
+def _fts_clause(clause: Clause, expand: Expand, heads: Expand) -> str:
     """FTS5 text of one clause; words are normalised ``\\w`` runs, so a quoted string is always literal."""
     if clause.kind == "prefix":
-        return "(" + " OR ".join(f'"{p}{clause.words[0]}"*' for p in _PROCLITICS) + ")"
+        found = heads(clause.words[0]) or clause.words  # no indexed word starts so: the key (matches nothing)
+        return "(" + " OR ".join(f'"{head}"*' for head in found) + ")"
     if clause.kind == "phrase":
         return '"' + " ".join(clause.words) + '"'
     forms = expand(clause.stems[0]) or clause.words  # no indexed form: the word itself (matches nothing)
     return "(" + " OR ".join(f'"{form}"' for form in forms) + ")"
 
 
-def match_expression(parsed: ParsedQuery, expand: Expand = variants) -> tuple[str | None, str | None]:
+def match_expression(
+    parsed: ParsedQuery, expand: Expand = variants, heads: Expand = prefixes
+) -> tuple[str | None, str | None]:
     """(FTS5 expression of what must match, FTS5 expression of what must not) — either may be None."""
-    groups = ["(" + " OR ".join(_fts_clause(c, expand) for c in group) + ")" for group in parsed.must]
+    groups = ["(" + " OR ".join(_fts_clause(c, expand, heads) for c in group) + ")" for group in parsed.must]
     positive = " AND ".join(groups) or None
-    negative = " OR ".join(_fts_clause(c, expand) for c in parsed.must_not) or None
+    negative = " OR ".join(_fts_clause(c, expand, heads) for c in parsed.must_not) or None
     if positive and negative:
         return f"({positive}) NOT ({negative})", None
     return positive, negative
 
 
-class _Snapshot:
-    """Per-rowid columns of ``docs``: published time and tag ids (CSR), plus which rowids are live."""
+@dataclass
+class _Ranked:
+    """bm25 scores of the text matches from rowid ``start`` on (``rowids`` ascending)."""
 
-    def __init__(self) -> None:
-        self.version = -1
-        self.rowids = np.zeros(0, dtype=np.int64)  # every rowid ever seen, ascending
-        self.published = np.zeros(0, dtype=np.int64)
-        self.starts = np.zeros(0, dtype=np.int64)
-        self.lengths = np.zeros(0, dtype=np.int64)
-        self.tags = np.zeros(0, dtype=np.int32)
-        self.live = np.zeros(0, dtype=np.int64)  # rowids present now, ascending
+    start: int
+    rowids: np.ndarray
+    values: np.ndarray
 
-    def refresh(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if version == self.version:
-            return
-        last = int(self.rowids[-1]) if self.rowids.size else 0
-        rows = conn.execute(
-            "SELECT rowid, coalesce(published_ts, ?), tag_ids FROM docs WHERE rowid > ? ORDER BY rowid", (NO_DATE, last)
-        ).fetchall()
-        if rows:
-            lengths = np.array([len(blob) // 4 for _, _, blob in rows], dtype=np.int64)
-            starts = self.tags.size + np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            self.rowids = np.concatenate((self.rowids, np.array([r[0] for r in rows], dtype=np.int64)))
-            self.published = np.concatenate((self.published, np.array([r[1] for r in rows], dtype=np.int64)))
-            self.starts = np.concatenate((self.starts, starts))
-            self.lengths = np.concatenate((self.lengths, lengths))
-            tags = np.frombuffer(b"".join(blob for _, _, blob in rows), dtype=np.int32)
-            self.tags = np.concatenate((self.tags, tags))
-        self.live = np.array([r for (r,) in conn.execute("SELECT rowid FROM docs ORDER BY rowid")], dtype=np.int64)
-        self.version = version
 
-    def positions(self, rowids: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.rowids, rowids)
-
-    def tag_ids_of(self, rowids: np.ndarray) -> np.ndarray:
-        """All tag ids of these documents, concatenated (the CSR gather)."""
-        where = self.positions(rowids)
-        starts, lengths = self.starts[where], self.lengths[where]
-        total = int(lengths.sum())
-        if not total:
-            return np.zeros(0, dtype=np.int32)
-        shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-        return self.tags[shift + np.arange(total)]
+def _newest(rowids: np.ndarray, published: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` newest rows (by date, then rowid), in that order."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    candidates = np.arange(rowids.size)
+    if count < rowids.size:  # every row at least as new as the count-th newest (ties kept, sorted below)
+        threshold = np.partition(published, rowids.size - count)[rowids.size - count]
+        candidates = np.flatnonzero(published >= threshold)
+    order = np.lexsort((-rowids[candidates], -published[candidates]))[:count]
+    return candidates[order]
 
 
 class EmbeddedSearcher:
@@ -118,7 +101,7 @@ class EmbeddedSearcher:
         self.conn = connect(Path(path), readonly=True)
         self.analyzer = Analyzer()
         self._lock = threading.Lock()
-        self._snapshot = _Snapshot()
+        self._snapshot = Snapshot()
         self._tag_kind = np.zeros(0, dtype=np.int8)
         self._tag_value: dict[int, str] = {}
         self._forms_cache: dict[tuple[int, str], tuple[str, ...]] = {}
@@ -132,7 +115,7 @@ class EmbeddedSearcher:
     def search(self, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
         parsed = parse_query(query.text, self.analyzer)
-        positive, negative = match_expression(parsed, self._indexed_forms)
+        positive, negative = match_expression(parsed, self._indexed_forms, self._indexed_prefixes)
         with self._lock:
             self.conn.execute("BEGIN")  # one read snapshot for every statement of this search
             try:
@@ -140,15 +123,14 @@ class EmbeddedSearcher:
                 text_rowids = self._rowids_matching(positive) if positive else None
                 rowids = self._filter(text_rowids, negative, query)
                 facets = self._facets(rowids, query.facet_size)
-                scores = self._scores(positive, text_rowids) if positive and query.sort == "relevance" else {}
-                page = self._page(rowids, scores, query)
+                ranked = self._scores(positive, text_rowids) if positive and query.sort == "relevance" else None
+                page, scores = self._page(rowids, ranked, query)
                 documents = self._documents(page)
             finally:
                 self.conn.execute("COMMIT")
         hits = []
-        for rowid in page:
-            doc = documents[int(rowid)]
-            score = scores.get(int(rowid))
+        for rowid, score in zip(page.tolist(), scores, strict=True):
+            doc = documents[rowid]
             hit = hit_from_document(doc, -score if score is not None else None)
             hit.title_highlight = highlight_title(doc.get("title") or "", parsed)
             hit.snippet = snippet(doc.get("text") or "", parsed)
@@ -157,18 +139,18 @@ class EmbeddedSearcher:
         return SearchResult(backend="embedded", total=len(rowids), hits=hits, facets=facets, took_ms=took)
 
     def _rowids_matching(self, expression: str) -> np.ndarray:
-        """Ascending rowids matching an FTS5 expression (one C-side string, not a Python tuple per row)."""
+        """Ascending live rowids matching an FTS5 expression."""
         joined = self.conn.execute("SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?", (expression,)).fetchone()[0]
-        rowids = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
-        return np.sort(rowids)
+        return self._snapshot.present(np.sort(ints(joined)))
 
     def _filter(self, text_rowids: np.ndarray | None, negative: str | None, query: SearchQuery) -> np.ndarray:
         """The matching rowids (ascending): text matches (or every document), minus exclusions, filtered."""
-        rowids = self._snapshot.live if text_rowids is None else text_rowids
+        snapshot = self._snapshot
+        rowids = snapshot.live if text_rowids is None else text_rowids
         keep = np.ones(rowids.size, dtype=bool)
         if negative is not None:
-            keep &= ~np.isin(rowids, self._rowids_matching(negative))
-        published = self._snapshot.published[self._snapshot.positions(rowids)]
+            keep &= ~snapshot.member(rowids, self._rowids_matching(negative))
+        published = snapshot.published[rowids]
         if query.since:
             keep &= published >= int(query.since.timestamp())
         if query.until:
@@ -177,14 +159,13 @@ class EmbeddedSearcher:
             keys = sorted({normalize_arabic(v) for v in values if v.strip()})
             if keys:
                 marks = ",".join("?" * len(keys))
-                tagged = self._rowids(
-                    f"SELECT doc FROM doc_tags WHERE tag IN (SELECT id FROM tags WHERE kind = ? AND key IN ({marks}))",
-                    (facet, *keys),
+                tag_ids = int_column(
+                    self.conn, f"SELECT id AS v FROM tags WHERE kind = ? AND key IN ({marks})", (facet, *keys)
                 )
-                keep &= np.isin(rowids, tagged)
+                keep &= snapshot.member(rowids, snapshot.tagged(tag_ids))
         return rowids[keep]
 
-    def _scores(self, expression: str, text_rowids: np.ndarray | None) -> dict[int, float]:
+    def _scores(self, expression: str, text_rowids: np.ndarray | None) -> _Ranked | None:
         """bm25 (lower is better) of the newest ``RANK_WINDOW`` text matches.
 
         FTS5 has no top-k pruning: bm25 costs about a microsecond per matching row, so a word found in most of
@@ -192,26 +173,34 @@ class EmbeddedSearcher:
         than the window follow the ranked ones by date. Below the window size the ranking is exact.
         """
         if text_rowids is None or not text_rowids.size:
-            return {}
+            return None
         start = int(text_rowids[-RANK_WINDOW]) if text_rowids.size > RANK_WINDOW else int(text_rowids[0])
         rows = self.conn.execute(
-            f"SELECT rowid, bm25(fts, {TITLE_WEIGHT}, 1.0) FROM fts WHERE fts MATCH ? AND rowid >= ?",
+            f"SELECT rowid, bm25(fts, {TITLE_WEIGHT}, 1.0) FROM fts WHERE fts MATCH ? AND rowid >= ? ORDER BY rowid",
             (expression, start),
-        )
-        return dict(rows.fetchall())
+        ).fetchall()
+        scored = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return _Ranked(start, scored, np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)))
 
-    def _page(self, rowids: np.ndarray, scores: dict[int, float], query: SearchQuery) -> np.ndarray:
-        """Rowids of the requested page: ranked ones by score then date, the rest by date then newest rowid."""
-        published = self._snapshot.published[self._snapshot.positions(rowids)]
-        ranked = np.full(rowids.size, np.inf if scores else 0.0)
-        if scores:
-            scored = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
-            values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
-            inside = np.isin(rowids, scored)
-            order = np.argsort(scored)
-            ranked[inside] = values[order][np.searchsorted(scored[order], rowids[inside])]
-        order = np.lexsort((-rowids, -published, ranked))
-        return rowids[order[query.offset : query.offset + query.limit]]
+    def _page(self, rowids: np.ndarray, ranked: _Ranked | None, query: SearchQuery) -> tuple[np.ndarray, list]:
+        """The requested page's rowids and scores: ranked ones by score then date, the rest by date then rowid.
+
+        Only the page is ordered (a partition finds the newest), not every match: a common word matches most
+        documents.
+        """
+        end = query.offset + query.limit
+        published = self._snapshot.published[rowids]
+        if ranked is None:
+            order = _newest(rowids, published, end)
+            return rowids[order][query.offset :], [None] * len(order[query.offset :])
+        inside = rowids >= ranked.start  # every text match from ``start`` on was scored
+        top, top_published = rowids[inside], published[inside]
+        values = ranked.values[np.searchsorted(ranked.rowids, top)]
+        order = np.lexsort((-top, -top_published, values))[:end]
+        rest = _newest(rowids[~inside], published[~inside], end - order.size) if order.size < end else order[:0]
+        page = np.concatenate((top[order], rowids[~inside][rest]))[query.offset :]
+        scores = [*values[order].tolist(), *[None] * rest.size][query.offset :]
+        return page, scores
 
     def _indexed_forms(self, word_stem: str) -> Sequence[str]:
         """The forms of ``word_stem`` present in the index (bm25 costs rows × phrases: never OR absent words).
@@ -241,8 +230,17 @@ class EmbeddedSearcher:
         self._forms_cache[key] = found
         return found
 
-    def _rowids(self, sql: str, params: tuple[Any, ...]) -> np.ndarray:
-        return np.array([r for (r,) in self.conn.execute(sql, params)], dtype=np.int64)
+    def _indexed_prefixes(self, key: str) -> Sequence[str]:
+        """The prefixes of ``prefixes(key)`` some indexed word starts with (bm25 pays for every phrase it gets)."""
+        heads = prefixes(key)
+        cache_key = (self._snapshot.version, "*" + key)
+        found = self._forms_cache.get(cache_key)
+        if found is not None or not self._has_vocabulary:
+            return heads if found is None else found
+        sql = "SELECT 1 FROM fts_terms WHERE term >= ? AND term < ? LIMIT 1"
+        found = tuple(head for head in heads if self.conn.execute(sql, (head, head + "\uffff")).fetchone())
+        self._forms_cache[cache_key] = found
+        return found
 
     def _documents(self, rowids: np.ndarray) -> dict[int, dict[str, Any]]:
         if not rowids.size:

@@ -6,6 +6,9 @@ Both backends highlight here, from the stored document, so the output is identic
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
+
 from pipeline.sinks.analysis import DISPLAY_WORD, stem, strip_prefix
 from pipeline.sinks.querytext import ParsedQuery
 from processors.normalize import normalize_arabic
@@ -16,57 +19,62 @@ _MAX_SCAN_CHARS = 50_000  # highlight within the first 50k characters of a long 
 
 
 class _Words:
-    """Words of a display text with their character spans, stems and prefix-stripped keys."""
+    """Words of a display text with their character spans, normalised forms, stems and prefix-stripped keys."""
 
     def __init__(self, text: str) -> None:
-        self.spans: list[tuple[int, int]] = []
-        self.stems: list[str] = []
-        self.bare: list[str] = []
-        self.norms: list[str] = []
-        for match in DISPLAY_WORD.finditer(text):
-            forms = _forms(match.group())
-            if forms is None:
-                continue
-            self.spans.append(match.span())
-            self.norms.append(forms[0])
-            self.stems.append(forms[1])
-            self.bare.append(forms[2])
+        # one split and list comprehensions, not a match object per word: snippets are most of a search's time
+        pieces = _SPLIT.split(text)  # separator, word, separator, word, …, separator
+        ends = list(accumulate(map(len, pieces)))
+        words = pieces[1::2]
+        found = [_FORMS.get(word) or _forms(word) for word in words]
+        kept = [i for i, forms in enumerate(found) if forms is not None]
+        if len(kept) < len(words):
+            words, found = [words[i] for i in kept], [found[i] for i in kept]
+            word_ends = [ends[2 * i + 1] for i in kept]
+        else:
+            word_ends = ends[1::2]
+        self.spans = [(end - len(word), end) for word, end in zip(words, word_ends, strict=True)]
+        self.norms = [forms[0] for forms in found]  # type: ignore[index]
+        self.stems = [forms[1] for forms in found]  # type: ignore[index]
+        self.bare = [forms[2] for forms in found]  # type: ignore[index]
 
 
+_SPLIT = re.compile(f"({DISPLAY_WORD.pattern})")
 _FORMS: dict[str, tuple[str, str, str] | None] = {}
 _FORMS_LIMIT = 200_000
 
 
 def _forms(word: str) -> tuple[str, str, str] | None:
     """(normalised, stem, prefix-stripped) of a display word, cached: news text repeats its words."""
-    found = _FORMS.get(word, False)
-    if found is False:
-        if len(_FORMS) > _FORMS_LIMIT:
-            _FORMS.clear()
-        key = normalize_arabic(word)
-        found = _FORMS[word] = (key, stem(key), strip_prefix(key)) if key else None
-    return found  # type: ignore[return-value]
+    if word in _FORMS:
+        return _FORMS[word]
+    if len(_FORMS) > _FORMS_LIMIT:
+        _FORMS.clear()
+    key = normalize_arabic(word)
+    found = _FORMS[word] = (key, stem(key), strip_prefix(key)) if key else None
+    return found
 
 
 def _marks(words: _Words, query: ParsedQuery) -> list[bool]:
     marks = [False] * len(words.stems)
     for clause in query.positive():
+        key = clause.stems[0]
         if clause.kind == "prefix":
-            key = clause.stems[0]
-            for i, (word_stem, bare) in enumerate(zip(words.stems, words.bare, strict=True)):
-                if bare.startswith(key) or word_stem.startswith(key):
-                    marks[i] = True
-            continue
-        if clause.kind == "term":
-            for i, word_stem in enumerate(words.stems):
-                if word_stem == clause.stems[0]:
-                    marks[i] = True
-            continue
-        size = len(clause.words)
-        for i in range(len(words.norms) - size + 1):
-            if tuple(words.norms[i : i + size]) == clause.words:
-                marks[i : i + size] = [True] * size
+            pairs = zip(words.stems, words.bare, strict=True)
+            hits = [i for i, (word_stem, bare) in enumerate(pairs) if bare.startswith(key) or word_stem.startswith(key)]
+        elif clause.kind == "term":
+            hits = [i for i, word_stem in enumerate(words.stems) if word_stem == key]
+        else:
+            hits = _phrase_hits(words.norms, clause.words)
+        for i in hits:
+            marks[i] = True
     return marks
+
+
+def _phrase_hits(norms: list[str], phrase: tuple[str, ...]) -> list[int]:
+    size = len(phrase)
+    starts = [i for i, norm in enumerate(norms[: len(norms) - size + 1]) if norm == phrase[0]]
+    return [i + k for i in starts if tuple(norms[i : i + size]) == phrase for k in range(size)]
 
 
 def _segments(text: str, words: _Words, marks: list[bool], first: int, last: int) -> list[Segment]:

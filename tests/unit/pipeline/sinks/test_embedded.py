@@ -14,7 +14,7 @@ from pipeline.settings import Settings
 from pipeline.sinks.base import open_sink
 from pipeline.sinks.embedded import EmbeddedSink, EmbeddedStore
 from pipeline.sinks.embedded_search import EmbeddedSearcher, StoreNotFound
-from processors.errors import TransientError
+from processors.errors import ConfigError, TransientError
 from tests.unit.pipeline.sinks.factory import make_article
 
 
@@ -259,3 +259,61 @@ def test_relevance_ranks_the_newest_window_then_falls_back_to_date(store: Path, 
     hits = search(store, text="غزة").hits
     assert [h.url.rsplit("/", 1)[1] for h in hits] == ["newest-strong", "new-weak", "old-strong"]
     assert hits[2].score is None  # outside the window: not scored, placed by date
+
+
+SCHEMA_3 = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE docs(rowid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, published_ts INTEGER,
+  duplicate_of TEXT, content_hash TEXT NOT NULL, tag_ids BLOB NOT NULL);
+CREATE TABLE bodies(rowid INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE tags(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  UNIQUE(kind, key));
+CREATE TABLE doc_tags(tag INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(tag, doc)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE fts_terms USING fts5vocab(fts, 'row');
+"""
+
+
+def test_a_schema_3_store_is_migrated_on_open_and_keeps_its_documents(store: Path) -> None:
+    write(store, [make_article("https://a.com/1", title="قصف على غزة"), make_article("https://a.com/2")])
+    with sqlite3.connect(store) as conn:  # the same documents as the previous layout held them
+        rows = conn.execute("SELECT d.*, b.doc FROM docs d JOIN bodies b ON b.rowid = d.rowid").fetchall()
+        tags = conn.execute("SELECT * FROM tags").fetchall()
+        doc_tags = conn.execute("SELECT * FROM doc_tags").fetchall()
+    old = store.with_name("old.sqlite3")
+    with sqlite3.connect(old) as conn:
+        conn.executescript(SCHEMA_3)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+        for *columns, doc in rows:
+            conn.execute("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", columns)
+            conn.execute("INSERT INTO bodies VALUES (?, ?)", (columns[0], doc))
+        conn.executemany("INSERT INTO tags VALUES (?, ?, ?, ?)", tags)
+        conn.executemany("INSERT INTO doc_tags VALUES (?, ?)", doc_tags)
+    assert write(old, [make_article("https://a.com/2", title="خبر معدل")]) == [[]]  # opens, migrates, updates
+    assert {hit.url for hit in search(old, text="غزة").hits} == {"https://a.com/1"}
+    assert {hit.url for hit in search(old, text="معدل").hits} == {"https://a.com/2"}
+    assert search(old, text="غارات").total == 2  # both bodies, indexed again from the stored documents
+    assert count_rows(old, "docs") == count_rows(old, "fts") == 2
+    with sqlite3.connect(old) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+
+
+def test_another_normaliser_rebuilds_the_text_index(store: Path) -> None:
+    write(store, [make_article(title="عنوان قديم")])
+    with sqlite3.connect(store) as conn:
+        conn.execute("UPDATE meta SET value = 'other' WHERE key = 'normaliser'")
+        conn.execute("INSERT INTO fts(fts, rowid, title, body) VALUES ('delete', 1, 'عنوان قديم', '')")  # damage
+    assert search(store, text="قديم").total == 0
+    write(store, [])  # opening the store rebuilds the index from the stored documents
+    assert search(store, text="قديم").total == 1
+    write(store, [make_article(title="عنوان جديد")])  # and a rewrite still removes the old words
+    assert search(store, text="قديم").total == 0
+    assert search(store, text="جديد").total == 1
+
+
+def test_an_unknown_schema_is_refused(store: Path) -> None:
+    with sqlite3.connect(store) as conn:
+        conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '9')")
+    with pytest.raises(ConfigError, match="schema 9"):
+        EmbeddedStore(store).open()
