@@ -30,7 +30,9 @@ def main() -> None:
 
     app.agent(topic, name="noop")(noop)
     app.timer(0.5, name="write_stats")(write_stats)
-    faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # as the pipeline's worker (pipeline/worker.py): no DEBUG root logger for a spinner
+    worker.execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -86,11 +86,14 @@ def run_worker(settings: Settings, bootstrap: str, log_file: Path | None = None)
     """Create the topics, then run the Faust worker until SIGINT/SIGTERM (exits the process)."""
     ensure_topics(bootstrap, topic_specs(settings))
     app, _ = build_worker_app(settings, bootstrap)
+    faust_worker(app, settings.log_level, log_file).execute_from_commandline()
+
+
+def faust_worker(app: faust.App, log_level: str, log_file: Path | None = None) -> faust.Worker:
     worker = faust.Worker(
-        app,
-        loglevel=settings.log_level,
-        logfile=str(log_file) if log_file else None,
-        quiet=True,
-        redirect_stdouts=False,
+        app, loglevel=log_level, logfile=str(log_file) if log_file else None, quiet=True, redirect_stdouts=False
     )
-    worker.execute_from_commandline()
+    # At WARNING and above, Faust's terminal spinner sets the root logger to DEBUG so that every record turns
+    # it: each debug call of Faust and aiokafka (several per message) then builds a record. No spinner here.
+    worker.spinner = None
+    return worker

@@ -59,3 +59,22 @@ def test_a_misspelt_table_store_is_refused(monkeypatch) -> None:
     monkeypatch.delenv("AKHBAR_KAFKA_BOOTSTRAP")  # the embedded broker keeps nothing: tables must not either
     with pytest.raises(ConfigError, match="memory:// with the embedded broker"):
         load_settings()
+
+
+def test_a_quiet_worker_keeps_debug_records_off():
+    """Faust's spinner would set the root logger to DEBUG at WARNING: every Faust debug call then builds a record."""
+    import logging
+
+    import faust
+
+    from pipeline.worker import faust_worker
+
+    root = logging.getLogger()
+    level = root.level
+    try:
+        worker = faust_worker(faust.App("t-quiet", broker="kafka://127.0.0.1:1"), "WARNING")
+        root.setLevel(logging.WARNING)
+        worker.on_setup_root_logger(root, logging.WARNING)
+        assert root.level == logging.WARNING and not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(level)
