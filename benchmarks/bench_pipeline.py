@@ -107,18 +107,41 @@ class Run:
         self.producer.send(topic, key=raw.id.encode(), value=raw.to_json())
 
 
-def throughput(module: list[str], process: str, topic: str, corpus: list[RawArticle], last_gauge: str) -> float:
-    """Messages/s from the first send of a burst to the last message handled (the child's own clock)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def throughput(
+    module: list[str], process: str, topic: str, corpus: list[RawArticle], last_gauge: str
+) -> tuple[float, float, float]:
+    """Messages/s from the first send of a burst to the last message handled (the child's own clock), and the
+    CPU milliseconds per message of the child process and of its own children (the worker's CPU pool)."""
     with Run(module, process) as run:
         run.send(topic, corpus[0])
         run.producer.flush()
         run.wait_accounted(1, timeout=120)  # warm: group joined, every stage has seen one article
+        assert run.child is not None
+        pids = child_pids(run.child.pid)
+        before = [cpu_seconds(run.child.pid), sum(map(cpu_seconds, pids))]
         started = time.time()
         for raw in corpus[1:]:
             run.send(topic, raw)
         run.producer.flush()
         snap = run.wait_accounted(len(corpus), timeout=600)
-        return (len(corpus) - 1) / (snap["gauges"][last_gauge] - started)
+        after = [cpu_seconds(run.child.pid), sum(map(cpu_seconds, pids))]
+        count = len(corpus) - 1
+        main_ms, pool_ms = (1000 * (a - b) / count for a, b in zip(after, before, strict=True))
+        return count / (snap["gauges"][last_gauge] - started), main_ms, pool_ms
 
 
 def latency(corpus: list[RawArticle], rate: float) -> dict[str, float]:
@@ -140,12 +163,13 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     size, repeats, latency_n = (300, 1, 300) if quick else (2000, 3, 2000)
     corpus = build(size)
     a = statistics.median(processors_alone(corpus) for _ in range(repeats))
-    b = statistics.median(
+    runs = [
         throughput(["pipeline.cli", "worker"], "worker", TOPIC_RAW, build(size, seed=100 + r), "index.last_at")
         for r in range(repeats)
-    )
+    ]
+    b, worker_ms, pool_ms = (statistics.median(figures) for figures in zip(*runs, strict=True))
     c = statistics.median(
-        throughput(["benchmarks.noop_app"], "noop", NOOP_TOPIC, corpus, "noop.last_at") for _ in range(repeats)
+        throughput(["benchmarks.noop_app"], "noop", NOOP_TOPIC, corpus, "noop.last_at")[0] for _ in range(repeats)
     )
     lat = latency(build(latency_n, seed=999), OFFERED_RATE)
     # Also at half the measured capacity: the latency a reader sees when the pipeline keeps up (at 100/s it
@@ -156,6 +180,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return [
         {**row, "metric": "(a) processors alone, 1 core", "value": a, "unit": "articles/s", "target": ">= 500"},
         {**row, "metric": "(b) full pipeline, embedded broker + store", "value": b, "unit": "articles/s"},
+        {**row, "metric": "(b) CPU per article, worker process", "value": worker_ms, "unit": "ms"},
+        {**row, "metric": "(b) CPU per article, its CPU pool", "value": pool_ms, "unit": "ms"},
         {**row, "metric": "(c) no-op Faust agent (ceiling)", "value": c, "unit": "msg/s"},
         {**row, "metric": "(b)/(c)", "value": b / c, "unit": "ratio", "target": ">= 0.25"},
         {**row, "metric": f"publish→searchable p50 @ {OFFERED_RATE:.0f}/s", "value": lat["p50"], "unit": "s"},

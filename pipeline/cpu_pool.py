@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,7 +41,8 @@ Result = TypeVar("Result")
 Outcome = Any  # the result of one item, or the exception it raised (a union mypy cannot narrow usefully)
 BatchCall = Callable[[Sequence[Any]], list[Outcome]]
 
-_child: dict[str, Any] = {}  # in a pool process: its config, and the chain built from it on first use
+READY_ROUNDS = 300  # of ~0.2 s each: how long start() waits for every process to build its chain
+_child: dict[str, Any] = {}  # in a pool process: its chain
 
 
 def _init_child(config: ChainConfig, worker_pid: int) -> None:
@@ -51,19 +53,20 @@ def _init_child(config: ChainConfig, worker_pid: int) -> None:
     die_with_parent(signal.SIGKILL)
     if os.getppid() != worker_pid:  # the worker died before prctl took effect
         os._exit(1)
-    _child["config"] = config
+    chain = ArticleChain(config)
+    _ = chain.enricher  # built now, before the process takes its first batch
+    _child["chain"] = chain
 
 
 def _child_chain() -> ArticleChain:
-    if "chain" not in _child:
-        _child["chain"] = ArticleChain(_child["config"])
     chain: ArticleChain = _child["chain"]
     return chain
 
 
-def _warm_child(_: Sequence[Any]) -> list[Outcome]:
-    _child_chain()
-    return []
+def _ready_child(_: Sequence[Any]) -> list[Outcome]:
+    """Answers once this process is initialised; the pause lets each process of the pool take one."""
+    time.sleep(0.2)
+    return [os.getpid()]
 
 
 def _outcomes(call: Callable[[Item], Result], items: Sequence[Item], stage: str) -> list[Outcome]:
@@ -103,9 +106,15 @@ class CpuPool:
         if self.processes == 0:
             _ = self.chain.enricher
             return
-        if self._executor is None:
-            for future in self._spawn():
-                future.result()
+        if self._executor is not None:
+            return
+        ready = {pid for future in self._spawn() for pid in future.result()}
+        for _ in range(READY_ROUNDS):  # a process answers only once initialised; wait until each has
+            if len(ready) >= self.processes:
+                break
+            assert self._executor is not None
+            asked = [self._executor.submit(_ready_child, []) for _ in range(self.processes)]
+            ready |= {pid for future in asked for pid in future.result()}
 
     def _spawn(self) -> list[Future[list[Outcome]]]:
         # Processes are spawned by ``submit`` in the calling thread, and PR_SET_PDEATHSIG fires when that
@@ -116,7 +125,7 @@ class CpuPool:
             initializer=_init_child,
             initargs=(self.chain.config, os.getpid()),
         )
-        return [self._executor.submit(_warm_child, []) for _ in range(self.processes)]
+        return [self._executor.submit(_ready_child, []) for _ in range(self.processes)]
 
     def close(self) -> None:
         if self._executor is not None:
