@@ -59,6 +59,7 @@ class Enricher:
         keyed("")  # and the character table of the matching keys
         # Validating a whole list in pydantic-core is several times faster than one model_construct per row.
         self._entity_rows = TypeAdapter(list[Entity])
+        self._place_rows = TypeAdapter(list[Place])
         self._event_rows = TypeAdapter(list[Event])
         self._date_rows = TypeAdapter(list[DateMention])
         # The vocabularies live as long as the process (~100k objects): move them out of the collector's
@@ -107,29 +108,32 @@ class Enricher:
             adjectives |= described
         mentions = [(span.place_key, _cue(field.key, span.start)) for _, field, span in found if span.place_key]
         chosen = self._resolver.resolve_all(mentions, enriched.source_country, countries, adjectives)
-        places: dict[tuple, Place] = {}
+        places: dict[tuple, tuple[dict, list[str]]] = {}  # place id → (record fields, mentions)
         rows = []
-        for name, field, span in found:
-            start, end = field.span(span.start, span.end)
-            normalized = _canonical(field.key[span.start : span.end])
+        for name, field, (kind, key_start, key_end, _, place_key) in found:
+            start, end = field.span(key_start, key_end)
+            normalized = _canonical(field.key[key_start:key_end])
             rows.append(
                 {
                     "text": field.original[start:end],
-                    "type": span.type,
+                    "type": kind,
                     "start": start,
                     "end": end,
                     "field": name,
                     "normalized": normalized,
                 }
             )
-            entry = chosen.get(span.place_key) if span.place_key else None
+            entry = chosen.get(place_key) if place_key else None
             if entry is not None:
                 place_id = _place_id(entry)
-                place = places.get(place_id) or places.setdefault(place_id, self._resolver.to_record(entry))
-                if normalized not in place.mentions:
-                    place.mentions.append(normalized)
+                place = places.get(place_id) or places.setdefault(place_id, (self._resolver.record(entry), []))
+                if normalized not in place[1]:
+                    place[1].append(normalized)
         enriched.entities = self._entity_rows.validate_python(rows)
-        enriched.places = list(places.values())
+        # One validation for all the places; their mentions are added after it, as to a Place built alone.
+        enriched.places = self._place_rows.validate_python([record for record, _ in places.values()])
+        for record, (_, surface_forms) in zip(enriched.places, places.values(), strict=True):
+            record.mentions.extend(surface_forms)
 
     def _add_events(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
         spans = [(name, field, span) for name, field in fields.items() for span in self._events.find(field.key)]
@@ -175,12 +179,14 @@ def _cue(key: str, start: int) -> str:
 
 def _canonical(surface_key: str) -> str:
     """Matching key of a mention without its proclitics (للحسكه → الحسكه, وبدمشق → دمشق)."""
-    if surface_key.startswith("لل") and len(surface_key) > 4:
+    if surface_key[:2] == "لل" and len(surface_key) > 4:
         return "ال" + surface_key[2:]
-    for prefix in ("وال", "فال", "بال", "كال"):
-        if surface_key.startswith(prefix):
-            return surface_key[len(prefix) - 2 :]
+    if surface_key[:3] in _CLITIC_ARTICLES:
+        return surface_key[1:]
     return surface_key
+
+
+_CLITIC_ARTICLES = frozenset({"وال", "فال", "بال", "كال"})
 
 
 def _place_id(entry: PlaceEntry) -> tuple:

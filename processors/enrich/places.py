@@ -22,9 +22,20 @@ def _near(anchor: PlaceEntry, entry: PlaceEntry) -> bool:
     return distance_km(anchor, entry) < 150
 
 
+def _near_any(anchors: list[PlaceEntry], entry: PlaceEntry) -> bool:
+    """``any(a is not entry and _near(a, entry) for a in anchors)``, with the box test inline (hot loop)."""
+    lat, lon = entry.lat, entry.lon
+    for anchor in anchors:
+        boxed = abs(anchor.lat - lat) <= 1.4 and abs(anchor.lon - lon) <= 1.8
+        if boxed and anchor is not entry and distance_km(anchor, entry) < 150:
+            return True
+    return False
+
+
 class PlaceResolver:
     def __init__(self, gazetteer: PlaceGazetteer) -> None:
         self._gazetteer = gazetteer
+        self._records: dict[PlaceEntry, dict] = {}
 
     def candidates(self, key: str) -> tuple[PlaceEntry, ...]:
         return self._gazetteer.candidates.get(key) or self._gazetteer.cue_only.get(key, ())
@@ -78,18 +89,25 @@ class PlaceResolver:
             score += 1.5
         if entry.country_code and entry.country_code == source:
             score += 2.5
-        if anchors and any(a is not entry and _near(a, entry) for a in anchors):
+        if anchors and _near_any(anchors, entry):
             score += 1.5
         return score + math.log10(entry.population + 1) / 3
 
     def to_record(self, entry: PlaceEntry) -> Place:
-        return Place(
-            name=entry.name,
-            name_en=entry.name_en,
-            country_code=entry.country_code,
-            admin1=self._gazetteer.nearest_admin1(entry),
-            lat=round(entry.lat, 5),
-            lon=round(entry.lon, 5),
-            geonames_id=entry.geonames_id,
-            kind=entry.kind,
-        )
+        return Place(**self.record(entry))
+
+    def record(self, entry: PlaceEntry) -> dict:
+        """The fields of the ``Place`` of ``entry`` (computed once per entry; the caller must not change them)."""
+        fields = self._records.get(entry)
+        if fields is None:
+            fields = self._records[entry] = {
+                "name": entry.name,
+                "name_en": entry.name_en,
+                "country_code": entry.country_code,
+                "admin1": self._gazetteer.nearest_admin1(entry),
+                "lat": round(entry.lat, 5),
+                "lon": round(entry.lon, 5),
+                "geonames_id": entry.geonames_id,
+                "kind": entry.kind,
+            }
+        return fields
