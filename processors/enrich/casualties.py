@@ -64,7 +64,11 @@ class CasualtyExtractor:
         self._victims = _keys(config.victim_nouns)
         self._people = _keys(config.people_plurals)
         self._duals = {tuple(normalize_arabic(p).split()) for p in config.dual_nouns}
-        self._fillers = sorted((tuple(normalize_arabic(p).split()) for p in config.fillers), key=len, reverse=True)
+        fillers = sorted((tuple(normalize_arabic(p).split()) for p in config.fillers), key=len, reverse=True)
+        self._fillers: dict[str, list[tuple[str, ...]]] = {}  # by first word, longest first
+        for filler in fillers:
+            if filler:
+                self._fillers.setdefault(filler[0], []).append(filler)
 
     def extract(self, keys: list[str]) -> Casualties:
         best: dict[str, int] = {}
@@ -128,7 +132,8 @@ class CasualtyExtractor:
 
     def _skip_fillers(self, field: _Field, position: int) -> int:
         for _ in range(3):
-            for filler in self._fillers:
+            options = self._fillers.get(field.words[position], ()) if position < len(field.words) else ()
+            for filler in options:
                 if tuple(field.words[position : position + len(filler)]) == filler:
                     position += len(filler)
                     break

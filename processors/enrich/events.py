@@ -53,4 +53,6 @@ class EventExtractor:
 def _previous_words(key: str, start: int, count: int) -> set[str]:
     """The ``count`` words before the word starting at ``start``, with and without their proclitics."""
     words = key[max(0, start - 60) : start].split()[-count:]
-    return {w for word in words for w in (word, strip_clitics(word))}
+    previous = set(words)
+    previous.update(map(strip_clitics, words))
+    return previous

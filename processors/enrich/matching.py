@@ -46,15 +46,9 @@ class _Entry(NamedTuple):
     lam: bool
 
 
-class _Resolved(NamedTuple):
-    """An entry with its vocabulary's values, as the automaton holds it once built."""
-
-    vocabulary: int
-    phrase: str
-    open_end: bool
-    length: int
-    lam: bool
-    values: tuple
+# What the automaton holds for each of an entry's keys once built: (vocabulary, length, open_end, lam, phrase,
+# values), a plain tuple that the scan unpacks at once.
+_Resolved: TypeAlias = tuple[int, int, bool, bool, str, tuple]
 
 
 class Lexicon:
@@ -85,7 +79,10 @@ class Lexicon:
     def _build(self) -> None:
         self._automaton = ahocorasick.Automaton()
         for key, entries in self._entries.items():
-            resolved = tuple(_Resolved(*e, self._values[e.vocabulary].get(e.phrase, ())) for e in entries)
+            resolved = tuple(
+                (e.vocabulary, e.length, e.open_end, e.lam, e.phrase, self._values[e.vocabulary].get(e.phrase, ()))
+                for e in entries
+            )
             # (entries, whether one is a verb stem): a match inside a longer word is dropped at once otherwise.
             self._automaton.add_word(key, (resolved, any(e.open_end for e in entries)))
         if self._entries:
@@ -109,17 +106,19 @@ class Lexicon:
                 inside = end < size and key[end].isalnum()
                 if inside and not open_end:
                     continue  # the common case: a name inside a longer word
-                for entry in entries:
-                    start, stop = end - entry.length, end
-                    if entry.open_end:
+                for vocabulary, length, stem, lam, phrase, values in entries:
+                    if stem:
                         stop = words.word_end(end)
                     elif inside:
                         continue
+                    else:
+                        stop = end
+                    start = end - length
                     if start not in at_start:
                         word = starts[bisect_right(starts, start) - 1]
-                        if word < start and key[word:start] not in (LAM_PROCLITICS if entry.lam else PROCLITICS):
+                        if word < start and key[word:start] not in (LAM_PROCLITICS if lam else PROCLITICS):
                             continue
-                    found[entry.vocabulary].append((start, stop, entry.phrase, entry.values))
+                    found[vocabulary].append((start, stop, phrase, values))
         if len(self._cache) >= _SCAN_CACHE:
             self._cache.clear()
         self._cache[key] = found
