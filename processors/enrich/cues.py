@@ -28,8 +28,8 @@ _MAX_SKIP = 7
 _MAX_ORG = 6
 _CONNECTORS = frozenset({"بن", "ابن", "ابو", "عبد", "ولد", "ال", "بنت", "ام", "اب", "بو"})
 _FACILITY_TAIL = frozenset({"الدولي", "الدوليه"})
-_TANWEEN = re.compile("[\u064b-\u064d]")
-_MARKS = re.compile("[\u064b-\u064dى]")
+_TANWEEN_MARKS = "\u064b\u064c\u064d"
+_TANWEEN = re.compile(f"[{_TANWEEN_MARKS}]")
 
 
 class EntitySpan(NamedTuple):
@@ -51,8 +51,8 @@ class Words:
         self.tokens = tokens = tokenize(key)
         self.words, self.starts, self.ends, self.single = tokens.words, tokens.starts, tokens.ends, tokens.single
         # Only the display text keeps tanween and ى: look there only when it has any.
-        self.marked = keyed is not None and bool(_MARKS.search(keyed.original))
-        self.tanween = keyed is not None and self.marked and bool(_TANWEEN.search(keyed.original))
+        self.tanween = keyed is not None and _has_tanween(keyed)
+        self.marked = keyed is not None and (self.tanween or "ى" in keyed.original)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -80,6 +80,16 @@ class Words:
         if self.keyed is None or not self.marked:
             return self.words[index]
         return self.keyed.original[slice(*self.keyed.span(self.starts[index], self.ends[index]))]
+
+
+def _has_tanween(keyed: Keyed) -> bool:
+    """Whether the display text has tanween (which the key drops: so only where marks were dropped)."""
+    if keyed.marks is not None:  # the positions of all the dropped marks: a handful
+        original = keyed.original
+        return any(original[position] in _TANWEEN_MARKS for position in keyed.marks)
+    if keyed.shifts or keyed.offsets is not None:
+        return bool(_TANWEEN.search(keyed.original))
+    return False  # nothing was dropped, so no tanween either
 
 
 def _keys(words: list[str]) -> set[str]:
