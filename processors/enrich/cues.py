@@ -135,12 +135,13 @@ class CueReader:
     def place_span(self, words: Words, match: Match[str]) -> EntitySpan:
         """A gazetteer match, widened over a first word that belongs to the name (وادي درنة, جبل الزاوية)."""
         start, end, phrase, _ = match
-        index = words.index_at(start)
-        before = words.word(index - 1)
-        if words.starts[index] == start and before in self._compound and words.joined(index - 1, index):
-            start = words.starts[index - 1]
-            wide = words.key[start:end]
-            return EntitySpan("LOC", start, end, 2, wide if wide in self._place_keys else phrase)
+        starts = words.starts
+        index = bisect.bisect_right(starts, start) - 1
+        if starts[index] == start and (words.words[index - 1] if 0 < index <= len(starts) else "") in self._compound:
+            if words.joined(index - 1, index):
+                start = starts[index - 1]
+                wide = words.key[start:end]
+                return EntitySpan("LOC", start, end, 2, wide if wide in self._place_keys else phrase)
         return EntitySpan("LOC", start, end, 2, phrase)
 
     # --- cue rules -----------------------------------------------------------------------------------------
@@ -292,8 +293,9 @@ class CueReader:
     def _first_name_spans(self, words: Words, keyed: Keyed) -> list[EntitySpan]:
         found = []
         maqsura = "ى" in keyed.original
-        for index in list(compress(count(), map(self._first_names.__contains__, words.words))):
-            before = words.word(index - 1)
+        tokens = words.words
+        for index in list(compress(count(), map(self._first_names.__contains__, tokens))):
+            before = tokens[index - 1] if index else ""
             if before in self._first_names or before in self._compound:
                 continue
             if maqsura and "ى" in keyed.original[slice(*keyed.span(words.starts[index], words.ends[index]))]:

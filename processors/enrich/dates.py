@@ -84,20 +84,21 @@ class DateExtractor:
         digits = tokenize(key).digits()
         if not digits:
             return found
-        for m in _finditer_at(self._gregorian, key, digits):
+        days, numeric = _day_starts(key, digits), _numeric_starts(key, digits)
+        for m in _finditer_at(self._gregorian, key, days):
             if m.start() and key[m.start() - 1].isdigit():
                 continue
             year = int(m.group(3)) if m.group(3) else None
             value = _make_date(year, self._months[m.group(2)], int(m.group(1)), published, m.group(4))
             if value:
                 found.append(DateSpan(m.start(1), m.end(), value))
-        for m in _finditer_at(self._hijri_re, key, digits):
+        for m in _finditer_at(self._hijri_re, key, days):
             if m.start() and key[m.start() - 1].isalnum():
                 continue
             value = _hijri_date(m.group(3), self._hijri[m.group(2)], int(m.group(1)), published)
             if value:
                 found.append(DateSpan(m.start(), m.end(), value, "hijri"))
-        for m in _finditer_at(self._numeric, key, digits):
+        for m in _finditer_at(self._numeric, key, numeric):
             if m.start() and key[m.start() - 1].isdigit():
                 continue
             first, month, last = (int(g) for g in m.groups())
@@ -154,6 +155,40 @@ def _finditer_at(pattern: re.Pattern[str], key: str, starts: list[int]) -> Itera
             if m:
                 yield m
                 cursor = max(m.end(), start + 1)
+
+
+def _digit_runs(digits: list[int]) -> list[tuple[int, int]]:
+    """Maximal runs [start, end) of consecutive digit offsets."""
+    runs = []
+    start = previous = digits[0]
+    for position in digits[1:]:
+        if position != previous + 1:
+            runs.append((start, previous + 1))
+            start = position
+        previous = position
+    runs.append((start, previous + 1))
+    return runs
+
+
+def _day_starts(key: str, digits: list[int]) -> list[int]:
+    """Where ``(\\d{1,2})\\s+`` (the day of the Gregorian and Hijri patterns) can match: one of the last two
+    digits of a run that a space follows."""
+    return [
+        position
+        for start, end in _digit_runs(digits)
+        if end < len(key) and key[end].isspace()
+        for position in range(max(start, end - 2), end)
+    ]
+
+
+def _numeric_starts(key: str, digits: list[int]) -> list[int]:
+    """Where ``(\\d{1,4})[/.-]`` can match: one of the last four digits of a run that / . or - follows."""
+    return [
+        position
+        for start, end in _digit_runs(digits)
+        if end < len(key) and key[end] in "/.-"
+        for position in range(max(start, end - 4), end)
+    ]
 
 
 def _occurrences(key: str, literals: tuple[str, ...]) -> list[int]:

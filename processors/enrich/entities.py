@@ -76,10 +76,11 @@ class EntityFinder:
     def _surnames(self, words: Words, chosen: list[EntitySpan]) -> list[EntitySpan]:
         """Standalone mentions of the last name of a person named in full elsewhere in the field."""
         surnames = set()
-        for span in chosen:
-            parts = words.key[span.start : span.end].split()
-            if span.type == "PER" and len(parts) >= 2 and len(parts[-1]) >= _SURNAME_MIN:
-                surnames.add(parts[-1])
+        for kind, start, end, _, _ in chosen:
+            if kind == "PER":
+                parts = words.key[start:end].split()
+                if len(parts) >= 2 and len(parts[-1]) >= _SURNAME_MIN:
+                    surnames.add(parts[-1])
         found: list[EntitySpan] = []
         surnames = {name for name in surnames if words.key.count(name) > 1}  # named again somewhere?
         if not surnames:

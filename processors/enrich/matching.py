@@ -221,7 +221,15 @@ class Tokens:
 
     __slots__ = ("_digits", "_set", "ends", "key", "single", "starts", "underscore", "words")
 
-    def __init__(self, key: str, words: list[str], starts: list[int], ends: list[int], single: list[bool]) -> None:
+    def __init__(
+        self,
+        key: str,
+        words: list[str],
+        starts: list[int],
+        ends: list[int],
+        single: list[bool],
+        digits: list[int] | None = None,
+    ) -> None:
         self.key = key
         self.words = words
         self.starts = starts
@@ -229,7 +237,7 @@ class Tokens:
         self.single = single  # single[i]: exactly one space between word i and word i + 1
         self.underscore = "_" in key  # \\w holds "_", str.isalnum does not: then word edges are walked
         self._set: frozenset[int] | None = None
-        self._digits: list[int] | None = None
+        self._digits = digits
 
     @property
     def spans(self) -> list[tuple[int, int]]:
@@ -244,11 +252,7 @@ class Tokens:
     def digits(self) -> list[int]:
         """Offsets of the decimal digits (re's ``\\d``) in the key, in order."""
         if self._digits is None:
-            units = np.frombuffer(self.key.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
-            if len(units) == len(self.key):
-                self._digits = np.flatnonzero(_DIGIT.take(units)).tolist()
-            else:
-                self._digits = [m.start() for m in _DIGIT_RE.finditer(self.key)]
+            self._digits = [m.start() for m in _DIGIT_RE.finditer(self.key)]
         return self._digits
 
     def index_at(self, offset: int) -> int:
@@ -276,8 +280,10 @@ def _char_table(test: Callable[[str], bool]) -> np.ndarray:
     return table
 
 
-_WORD = _char_table(lambda char: char.isalnum() or char == "_")  # exactly re's \\w on str
-_DIGIT = _char_table(str.isdecimal)  # exactly re's \\d on str
+_IS_WORD, _IS_DIGIT = 1, 2
+# Per UTF-16 code unit: _IS_WORD for exactly re's \w on str, _IS_DIGIT for exactly its \d.
+_CLASSES = _char_table(lambda char: char.isalnum() or char == "_").astype(np.uint8) * _IS_WORD
+_CLASSES |= _char_table(str.isdecimal).astype(np.uint8) * _IS_DIGIT
 _DIGIT_RE = re.compile(r"\d")
 _SPACE = ord(" ")
 
@@ -291,7 +297,8 @@ def tokenize(key: str) -> Tokens:
         first, last = [s for s, _ in spans], [e for _, e in spans]
         spaced = [key[e:s] == " " for e, s in zip(last, first[1:], strict=False)]
         return Tokens(key, _TOKEN.findall(key), first, last, spaced)
-    word = _WORD.take(units)
+    classes = _CLASSES.take(units)
+    word = (classes & _IS_WORD).astype(bool)
     padded = np.zeros(len(units) + 2, dtype=bool)
     padded[1:-1] = word
     edges = np.flatnonzero(padded[1:] != padded[:-1])  # where runs of word characters start and end
@@ -300,7 +307,8 @@ def tokenize(key: str) -> Tokens:
     single = (gaps == 1) & (units.take(ends[:-1]) == _SPACE) if len(gaps) else np.zeros(0, dtype=bool)
     # Every other character as a space: str.split() then gives exactly the runs of word characters.
     words = np.where(word, units, _SPACE).astype(np.uint16).tobytes().decode("utf-16-le").split()
-    return Tokens(key, words, starts.tolist(), ends.tolist(), single.tolist())
+    digits = np.flatnonzero(classes & _IS_DIGIT).tolist()
+    return Tokens(key, words, starts.tolist(), ends.tolist(), single.tolist(), digits)
 
 
 def token_starts(key: str) -> list[int]:

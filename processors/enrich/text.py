@@ -90,9 +90,8 @@ class _Tables:
     dropped: re.Pattern[str]  # characters that vanish from the key
     expanding: re.Pattern[str]  # characters whose key is longer than one character
     # The same tables as arrays over UTF-16 code units, so that a whole field is keyed by a few numpy passes:
-    kinds: np.ndarray  # uint8: _COMMON_CHANGE | _RARE | _EXPANDS | _SURROGATE bits of each code unit
+    kinds: np.ndarray  # uint8: _COMMON_CHANGE | _RARE | _EXPANDS | _SURROGATE | _DROPS bits of each code unit
     mapped: np.ndarray  # uint16: the one-character key of each code unit (the unit itself when unchanged)
-    drops: np.ndarray  # bool: the code unit vanishes from the key
 
 
 _COMMON = (
@@ -103,7 +102,7 @@ _COMMON = (
 )
 
 
-_COMMON_CHANGE, _RARE, _EXPANDS, _SURROGATE = 1, 2, 4, 8
+_COMMON_CHANGE, _RARE, _EXPANDS, _SURROGATE, _DROPS = 1, 2, 4, 8, 16
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,7 +124,6 @@ def _tables() -> _Tables:
     rare = [c for c in changed if c not in _COMMON] + ["\U00010000-\U0010ffff"]
     kinds = np.zeros(0x10000, dtype=np.uint8)
     mapped = np.arange(0x10000, dtype=np.uint16)
-    drops = np.zeros(0x10000, dtype=bool)
     kinds[0xD800:0xE000] = _SURROGATE  # characters beyond the BMP (and lone surrogates): the str code path
     for char, value in changed.items():
         code = ord(char)
@@ -137,7 +135,7 @@ def _tables() -> _Tables:
         elif value:
             mapped[code] = ord(value)
         else:
-            drops[code] = True
+            kinds[code] |= _DROPS
     return _Tables(
         full=full,
         common=common,
@@ -146,7 +144,6 @@ def _tables() -> _Tables:
         expanding=pattern([c for c, v in changed.items() if len(v) > 1]),
         kinds=kinds,
         mapped=mapped,
-        drops=drops,
     )
 
 
@@ -158,13 +155,14 @@ def keyed(text: str) -> Keyed:
     """
     tables = _tables()
     units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
-    kinds = int(np.bitwise_or.reduce(tables.kinds.take(units))) if len(units) else 0
+    each = tables.kinds.take(units)
+    kinds = int(np.bitwise_or.reduce(each)) if len(units) else 0
     if not kinds & _SURROGATE:
         if not kinds & (_COMMON_CHANGE | _RARE):
             return Keyed(text, text)
         if kinds & _RARE and (kinds & _EXPANDS or not unicodedata.is_normalized("NFKC", text)):
             return _keyed_slowly(text)
-        drops = tables.drops.take(units)
+        drops = (each & _DROPS).astype(bool)
         mapped = tables.mapped.take(units)
         if not drops.any():
             return Keyed(text, mapped.tobytes().decode("utf-16-le"))
