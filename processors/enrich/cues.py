@@ -137,11 +137,11 @@ class CueReader:
         start, end, phrase, _ = match
         starts = words.starts
         index = bisect.bisect_right(starts, start) - 1
-        if starts[index] == start and (words.words[index - 1] if 0 < index <= len(starts) else "") in self._compound:
-            if words.joined(index - 1, index):
-                start = starts[index - 1]
-                wide = words.key[start:end]
-                return EntitySpan("LOC", start, end, 2, wide if wide in self._place_keys else phrase)
+        before = words.words[index - 1] if 0 < index <= len(starts) else ""
+        if starts[index] == start and before in self._compound and words.joined(index - 1, index):
+            start = starts[index - 1]
+            wide = words.key[start:end]
+            return EntitySpan("LOC", start, end, 2, wide if wide in self._place_keys else phrase)
         return EntitySpan("LOC", start, end, 2, phrase)
 
     # --- cue rules -----------------------------------------------------------------------------------------
