@@ -32,6 +32,11 @@ _TANWEEN_MARKS = "\u064b\u064c\u064d"
 _TANWEEN = re.compile(f"[{_TANWEEN_MARKS}]")
 
 
+# EntitySpan(*fields) without the Python frame of a NamedTuple's __new__ (which only does this): the hot
+# paths make ~100 spans per article, and the frame costs more than the tuple.
+new_span = tuple.__new__
+
+
 class EntitySpan(NamedTuple):
     type: Literal["PER", "ORG", "LOC"]
     start: int  # key offsets
@@ -141,8 +146,8 @@ class CueReader:
         if starts[index] == start and before in self._compound and words.joined(index - 1, index):
             start = starts[index - 1]
             wide = words.key[start:end]
-            return EntitySpan("LOC", start, end, 2, wide if wide in self._place_keys else phrase)
-        return EntitySpan("LOC", start, end, 2, phrase)
+            return new_span(EntitySpan, ("LOC", start, end, 2, wide if wide in self._place_keys else phrase))
+        return new_span(EntitySpan, ("LOC", start, end, 2, phrase))
 
     # --- cue rules -----------------------------------------------------------------------------------------
     def read(self, words: Words, keyed: Keyed, fixed: list[EntitySpan], demonym_starts: set[int]) -> list[EntitySpan]:
@@ -190,7 +195,7 @@ class CueReader:
             index += 1
         if complete == head:
             return []
-        return [EntitySpan("ORG", start, words.ends[complete], 1)]
+        return [new_span(EntitySpan, ("ORG", start, words.ends[complete], 1, None))]
 
     def _placed(self, word: str) -> bool:
         """بصفاقس: a place with a preposition, as in المحكمة الابتدائية بصفاقس."""
@@ -230,7 +235,7 @@ class CueReader:
         names = self.name_tokens(words, position)
         if not names:
             return []
-        return [EntitySpan("PER", words.starts[names[0]], words.ends[names[-1]], 1)]
+        return [new_span(EntitySpan, ("PER", words.starts[names[0]], words.ends[names[-1]], 1, None))]
 
     def name_tokens(self, words: Words, position: int, limit: int = _MAX_NAME) -> list[int]:
         """Token indexes of a personal name starting at ``position`` (empty when none starts there)."""
@@ -302,7 +307,7 @@ class CueReader:
                 continue  # على (on) and علي (Ali) share one key: the spelling decides
             names = self.name_tokens(words, index, limit=4)
             if len(names) >= 2:
-                found.append(EntitySpan("PER", words.starts[index], words.ends[names[-1]], 0))
+                found.append(new_span(EntitySpan, ("PER", words.starts[index], words.ends[names[-1]], 0, None)))
         return found
 
     def _location(self, words: Words, cue_start: int, cue: str, last: int, facility: bool) -> list[EntitySpan]:
@@ -319,7 +324,7 @@ class CueReader:
         start = cue_start if facility and not quoted else words.starts[first]
         inner = words.key[words.starts[first] : words.ends[end]]
         place_key = inner if inner in self._place_keys or inner in self._cue_only else None
-        return [EntitySpan("LOC", start, words.ends[end], 1, place_key)]
+        return [new_span(EntitySpan, ("LOC", start, words.ends[end], 1, place_key))]
 
     def _location_end(self, words: Words, cue: str, first: int, facility: bool) -> int | None:
         word = words.words[first]

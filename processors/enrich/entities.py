@@ -12,7 +12,7 @@ from itertools import compress, count
 from typing import Literal
 
 from processors.enrich.config import EntitiesConfig
-from processors.enrich.cues import CueReader, EntitySpan, Words
+from processors.enrich.cues import CueReader, EntitySpan, Words, new_span
 from processors.enrich.gazetteer import PlaceGazetteer
 from processors.enrich.matching import Lexicon, Match, PhraseIndex, overlaps_resolved
 from processors.enrich.text import Keyed, is_letter
@@ -54,7 +54,7 @@ class EntityFinder:
         countries = {self._country_keys[phrase] for _, _, phrase, _ in places if phrase in self._country_keys}
         demonyms = self._demonyms.find(key)
         fixed = [self._reader.place_span(words, m) for m in places]
-        fixed += [EntitySpan(values[0], start, end, 3) for start, end, _, values in self._known.find(key)]
+        fixed += [new_span(EntitySpan, (v[0], start, end, 3, None)) for start, end, _, v in self._known.find(key)]
         ruled = self._reader.read(words, keyed, fixed, {start for start, _, _, _ in demonyms})
         chosen = select(fixed + ruled)
         surnames = self._surnames(words, chosen)
@@ -93,7 +93,7 @@ class EntityFinder:
                 end = words.ends[index]
                 start = end - len(bare)
                 if start == 0 or not is_letter(words.key[start - 1]) or bare != word:
-                    found.append(EntitySpan("PER", start, end, 0))
+                    found.append(new_span(EntitySpan, ("PER", start, end, 0, None)))
         return found
 
 

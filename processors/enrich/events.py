@@ -41,7 +41,7 @@ class EventExtractor:
             previous = _previous_words(key, words.word_start(start), 3)
             for name, weak in dict.fromkeys(values):
                 if not previous & self._not_after[name]:
-                    found.append(EventSpan(name, start, end, weak))
+                    found.append(tuple.__new__(EventSpan, (name, start, end, weak)))  # EventSpan(...), no frame
         return found
 
     def settle(self, spans: list[EventSpan]) -> list[EventSpan]:
