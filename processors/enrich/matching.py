@@ -100,10 +100,10 @@ class Lexicon:
         found: list[list[Match]] = [[] for _ in self._values]
         if self._entries and key:
             words = tokenize(key)
-            starts, at_start, size, bisect_right = words.starts, words.start_set, len(key), bisect.bisect_right
+            starts, at_start, alnum, bisect_right = words.starts, words.start_set, words.alnum, bisect.bisect_right
             for last, (entries, open_end) in self._automaton.iter(key):
                 end = last + 1
-                inside = end < size and key[end].isalnum()
+                inside = alnum[end]  # key[end].isalnum(), false at the end of the key
                 if inside and not open_end:
                     continue  # the common case: a name inside a longer word
                 for vocabulary, length, stem, lam, phrase, values in entries:
@@ -219,7 +219,7 @@ def _greedy(group: list[Item], start: int, end: int, rank: Callable[[Item], Any]
 class Tokens:
     """Words of a key (maximal runs of ``\\w``) with their offsets, found by a few numpy passes over the key."""
 
-    __slots__ = ("_digits", "_set", "ends", "key", "single", "starts", "underscore", "words")
+    __slots__ = ("_digits", "_set", "alnum", "ends", "key", "single", "starts", "underscore", "words")
 
     def __init__(
         self,
@@ -229,6 +229,7 @@ class Tokens:
         ends: list[int],
         single: list[bool],
         digits: list[int] | None = None,
+        alnum: bytes | None = None,
     ) -> None:
         self.key = key
         self.words = words
@@ -238,6 +239,8 @@ class Tokens:
         self.underscore = "_" in key  # \\w holds "_", str.isalnum does not: then word edges are walked
         self._set: frozenset[int] | None = None
         self._digits = digits
+        # alnum[i]: key[i].isalnum(), and 0 at len(key): what the scan asks at every match end.
+        self.alnum = alnum if alnum is not None else bytes(c.isalnum() for c in key) + b"\x00"
 
     @property
     def spans(self) -> list[tuple[int, int]]:
@@ -280,10 +283,11 @@ def _char_table(test: Callable[[str], bool]) -> np.ndarray:
     return table
 
 
-_IS_WORD, _IS_DIGIT = 1, 2
+_IS_WORD, _IS_DIGIT, _IS_ALNUM = 1, 2, 4
 # Per UTF-16 code unit: _IS_WORD for exactly re's \w on str, _IS_DIGIT for exactly its \d.
 _CLASSES = _char_table(lambda char: char.isalnum() or char == "_").astype(np.uint8) * _IS_WORD
 _CLASSES |= _char_table(str.isdecimal).astype(np.uint8) * _IS_DIGIT
+_CLASSES |= _char_table(str.isalnum).astype(np.uint8) * _IS_ALNUM  # \w without "_"
 _DIGIT_RE = re.compile(r"\d")
 _SPACE = ord(" ")
 
@@ -308,7 +312,8 @@ def tokenize(key: str) -> Tokens:
     # Every other character as a space: str.split() then gives exactly the runs of word characters.
     words = np.where(word, units, _SPACE).astype(np.uint16).tobytes().decode("utf-16-le").split()
     digits = np.flatnonzero(classes & _IS_DIGIT).tolist()
-    return Tokens(key, words, starts.tolist(), ends.tolist(), single.tolist(), digits)
+    alnum = (classes & _IS_ALNUM).astype(bool).tobytes() + b"\x00"
+    return Tokens(key, words, starts.tolist(), ends.tolist(), single.tolist(), digits, alnum)
 
 
 def token_starts(key: str) -> list[int]:
