@@ -100,7 +100,7 @@ class Lexicon:
         found: list[list[Match]] = [[] for _ in self._values]
         if self._entries and key:
             words = tokenize(key)
-            starts, at_start, alnum, bisect_right = words.starts, words.start_set, words.alnum, bisect.bisect_right
+            starts, at_start, alnum, bisect_right = words.starts, words.at_start, words.alnum, bisect.bisect_right
             for last, (entries, open_end) in self._automaton.iter(key):
                 end = last + 1
                 inside = alnum[end]  # key[end].isalnum(), false at the end of the key
@@ -114,7 +114,7 @@ class Lexicon:
                     else:
                         stop = end
                     start = end - length
-                    if start not in at_start:
+                    if not at_start[start]:
                         word = starts[bisect_right(starts, start) - 1]
                         if word < start and key[word:start] not in (LAM_PROCLITICS if lam else PROCLITICS):
                             continue
@@ -219,7 +219,7 @@ def _greedy(group: list[Item], start: int, end: int, rank: Callable[[Item], Any]
 class Tokens:
     """Words of a key (maximal runs of ``\\w``) with their offsets, found by a few numpy passes over the key."""
 
-    __slots__ = ("_digits", "_set", "alnum", "ends", "key", "single", "starts", "underscore", "words")
+    __slots__ = ("_digits", "alnum", "at_start", "ends", "key", "single", "starts", "underscore", "words")
 
     def __init__(
         self,
@@ -230,6 +230,7 @@ class Tokens:
         single: list[bool],
         digits: list[int] | None = None,
         alnum: bytes | None = None,
+        at_start: bytes | None = None,
     ) -> None:
         self.key = key
         self.words = words
@@ -237,20 +238,20 @@ class Tokens:
         self.ends = ends
         self.single = single  # single[i]: exactly one space between word i and word i + 1
         self.underscore = "_" in key  # \\w holds "_", str.isalnum does not: then word edges are walked
-        self._set: frozenset[int] | None = None
         self._digits = digits
         # alnum[i]: key[i].isalnum(), and 0 at len(key): what the scan asks at every match end.
         self.alnum = alnum if alnum is not None else bytes(c.isalnum() for c in key) + b"\x00"
+        # at_start[i]: a word starts at key offset i (what the scan asks of every match start).
+        if at_start is None:
+            mask = bytearray(len(key) + 1)
+            for start in starts:
+                mask[start] = 1
+            at_start = bytes(mask)
+        self.at_start = at_start
 
     @property
     def spans(self) -> list[tuple[int, int]]:
         return list(zip(self.starts, self.ends, strict=True))
-
-    @property
-    def start_set(self) -> frozenset[int]:
-        if self._set is None:
-            self._set = frozenset(self.starts)
-        return self._set
 
     def digits(self) -> list[int]:
         """Offsets of the decimal digits (re's ``\\d``) in the key, in order."""
@@ -313,7 +314,8 @@ def tokenize(key: str) -> Tokens:
     words = np.where(word, units, _SPACE).astype(np.uint16).tobytes().decode("utf-16-le").split()
     digits = np.flatnonzero(classes & _IS_DIGIT).tolist()
     alnum = (classes & _IS_ALNUM).astype(bool).tobytes() + b"\x00"
-    return Tokens(key, words, starts.tolist(), ends.tolist(), single.tolist(), digits, alnum)
+    at_start = (padded[1:-1] & ~padded[:-2]).tobytes() + b"\x00"
+    return Tokens(key, words, starts.tolist(), ends.tolist(), single.tolist(), digits, alnum, at_start)
 
 
 def token_starts(key: str) -> list[int]:
