@@ -33,7 +33,7 @@ class _Field:
     def __init__(self, key: str) -> None:
         self.key = key
         parts = tokenize(key)
-        self.spans, self.words, self.starts = parts.spans, parts.words, parts.starts
+        self.words, self.starts, self.ends, self.single = parts.words, parts.starts, parts.ends, parts.single
 
     def index_at(self, offset: int) -> int:
         return bisect.bisect_right(self.starts, offset) - 1
@@ -42,7 +42,9 @@ class _Field:
         """No clause break (punctuation) between token ``left`` and token ``right``."""
         if left < 0 or right >= len(self.words):
             return False
-        gap = self.key[self.spans[left][1] : self.spans[right][0]]
+        if right == left + 1 and self.single[left]:
+            return True  # one space: the usual gap
+        gap = self.key[self.ends[left] : self.starts[right]]
         return gap == " " or not _BREAK.search(gap)
 
 
@@ -62,15 +64,19 @@ class CasualtyExtractor:
         self._victims = _keys(config.victim_nouns)
         self._people = _keys(config.people_plurals)
         self._duals = {tuple(normalize_arabic(p).split()) for p in config.dual_nouns}
-        self._fillers = sorted((tuple(normalize_arabic(p).split()) for p in config.fillers), key=len, reverse=True)
+        fillers = sorted((tuple(normalize_arabic(p).split()) for p in config.fillers), key=len, reverse=True)
+        self._fillers: dict[str, list[tuple[str, ...]]] = {}  # by first word, longest first
+        for filler in fillers:
+            if filler:
+                self._fillers.setdefault(filler[0], []).append(filler)
 
     def extract(self, keys: list[str]) -> Casualties:
         best: dict[str, int] = {}
         for key in keys:
             field = _Field(key)
-            for match in self._anchors.find(key):
-                for role, kind in set(match.values):
-                    count = self._count(field, match.start, match.end, role)
+            for start, end, _, values in self._anchors.find(key):
+                for role, kind in set(values):
+                    count = self._count(field, start, end, role)
                     if count is not None and 0 < count <= _MAX_COUNT:
                         best[kind] = max(best.get(kind, 0), count)
         return Casualties(killed=best.get("killed"), injured=best.get("injured"))
@@ -96,13 +102,13 @@ class CasualtyExtractor:
     def _count_after(self, field: _Field, anchor: int) -> int | None:
         """Counts after a casualty noun, summed over "و" ("مقتل ضابط وعشرة جنود" = 11)."""
         position = self._skip_fillers(field, anchor + 1)
-        if not field.joined(anchor, position) or field.words[position].startswith("و"):
+        if not field.joined(anchor, position) or field.words[position][:1] == "و":
             return None
         total, item = 0, self._item(field, position, first=position == anchor + 1)
         while item is not None:
             total += item[0]
             position = item[1]
-            if not (field.joined(position - 1, position) and field.words[position].startswith("و")):
+            if not (field.joined(position - 1, position) and field.words[position][:1] == "و"):
                 break
             item = self._item(field, position, first=False, conjunction=True)
         return total or None
@@ -126,7 +132,8 @@ class CasualtyExtractor:
 
     def _skip_fillers(self, field: _Field, position: int) -> int:
         for _ in range(3):
-            for filler in self._fillers:
+            options = self._fillers.get(field.words[position], ()) if position < len(field.words) else ()
+            for filler in options:
                 if tuple(field.words[position : position + len(filler)]) == filler:
                     position += len(filler)
                     break
@@ -161,7 +168,7 @@ class CasualtyExtractor:
             if not field.joined(anchor, position):
                 return None
             number = self._number_at(field.words[position : position + 4])
-            if number is not None and not field.words[position].startswith("و"):
+            if number is not None and field.words[position][:1] != "و":
                 return number[0]
         return None
 
@@ -183,7 +190,7 @@ class CasualtyExtractor:
         total, position = 0, first
         while position < verb:
             word = field.words[position]
-            bare = word[1:] if word.startswith("و") and len(word) > 2 else word
+            bare = word[1:] if word[:1] == "و" and len(word) > 2 else word
             if (word,) in self._duals or (bare,) in self._duals:
                 total, position = total + 2, position + 1
                 continue

@@ -10,22 +10,22 @@ followed by المقبل/القادم. A day and month without a year take the y
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from hijridate import Gregorian, Hijri
 
 from processors.enrich.config import DatesConfig
-from processors.enrich.matching import Lexicon, PhraseIndex
+from processors.enrich.matching import Lexicon, PhraseIndex, tokenize
 from processors.enrich.numbers import parse_digits, parse_number_words
 from processors.normalize import normalize_arabic
 
-_DIGIT = re.compile(r"\d")
+_AGO_WORDS = ("قبل", "منذ")  # what self._ago opens with
 _FUTURE = {"المقبل", "القادم", "المقبله", "القادمه"}
 
 
-@dataclass(frozen=True, slots=True)
-class DateSpan:
+class DateSpan(NamedTuple):
     start: int  # key offsets
     end: int
     value: date
@@ -69,7 +69,8 @@ class DateExtractor:
                     weekday,
                 )
         self._weekdays.build()
-        self._ago = re.compile(r"(?:قبل|منذ)\s+((?:\S+\s+){0,2}?)(ايام|يوما|يوم|اسابيع|اسبوعا)(?!\w)")
+        ago = "|".join(_AGO_WORDS)
+        self._ago = re.compile(rf"(?:{ago})\s+((?:\S+\s+){{0,2}}?)(ايام|يوما|يوم|اسابيع|اسبوعا)(?!\w)")
 
     def extract(self, key: str, published: date | None) -> list[DateSpan]:
         found = self._absolute(key, published)
@@ -80,22 +81,24 @@ class DateExtractor:
 
     def _absolute(self, key: str, published: date | None) -> list[DateSpan]:
         found: list[DateSpan] = []
-        if not _DIGIT.search(key):
+        digits = tokenize(key).digits()
+        if not digits:
             return found
-        for m in self._gregorian.finditer(key):
+        days, numeric = _day_starts(key, digits), _numeric_starts(key, digits)
+        for m in _finditer_at(self._gregorian, key, days):
             if m.start() and key[m.start() - 1].isdigit():
                 continue
             year = int(m.group(3)) if m.group(3) else None
             value = _make_date(year, self._months[m.group(2)], int(m.group(1)), published, m.group(4))
             if value:
                 found.append(DateSpan(m.start(1), m.end(), value))
-        for m in self._hijri_re.finditer(key):
+        for m in _finditer_at(self._hijri_re, key, days):
             if m.start() and key[m.start() - 1].isalnum():
                 continue
             value = _hijri_date(m.group(3), self._hijri[m.group(2)], int(m.group(1)), published)
             if value:
                 found.append(DateSpan(m.start(), m.end(), value, "hijri"))
-        for m in self._numeric.finditer(key):
+        for m in _finditer_at(self._numeric, key, numeric):
             if m.start() and key[m.start() - 1].isdigit():
                 continue
             first, month, last = (int(g) for g in m.groups())
@@ -106,24 +109,27 @@ class DateExtractor:
         return found
 
     def _relative_spans(self, key: str, published: date) -> list[DateSpan]:
-        return [DateSpan(m.start, m.end, published + timedelta(days=m.values[0])) for m in self._relative.find(key)]
+        return [
+            DateSpan(start, end, published + timedelta(days=values[0]))
+            for start, end, _, values in self._relative.find(key)
+        ]
 
     def _weekday_spans(self, key: str, published: date) -> list[DateSpan]:
         found = []
-        for m in self._weekdays.find(key):
-            following = key[m.end : m.end + 9].split()
+        for start, stop, _, values in self._weekdays.find(key):
+            following = key[stop : stop + 9].split()
             future = bool(following) and following[0] in _FUTURE
-            end = m.end + key[m.end :].index(following[0]) + len(following[0]) if future else m.end
-            back = (published.weekday() - m.values[0]) % 7
+            end = stop + key[stop:].index(following[0]) + len(following[0]) if future else stop
+            back = (published.weekday() - values[0]) % 7
             value = published + timedelta(days=(7 - back) % 7 if future else -back)
             if future and value == published:
                 value += timedelta(days=7)
-            found.append(DateSpan(m.start, end, value))
+            found.append(DateSpan(start, end, value))
         return found
 
     def _ago_spans(self, key: str, published: date) -> list[DateSpan]:
         found = []
-        for m in self._ago.finditer(key):
+        for m in _finditer_at(self._ago, key, _occurrences(key, _AGO_WORDS)):
             if m.start() and key[m.start() - 1].isalnum():
                 continue
             words = m.group(1).split()
@@ -133,6 +139,67 @@ class DateExtractor:
             days = count * (7 if m.group(2).startswith("اسبوع") or m.group(2) == "اسابيع" else 1)
             found.append(DateSpan(m.start(), m.end(), published - timedelta(days=days)))
         return found
+
+
+def _finditer_at(pattern: re.Pattern[str], key: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(key)`` for a pattern that can only start at one of ``starts`` (sorted offsets).
+
+    The same matches in the same order: positions are tried left to right, each after the end of the last
+    match, but only where a match may begin (a digit, the first letter of a word the pattern opens with),
+    which spares the regex a walk over the whole field.
+    """
+    cursor = 0
+    for start in starts:
+        if start >= cursor:
+            m = pattern.match(key, start)
+            if m:
+                yield m
+                cursor = max(m.end(), start + 1)
+
+
+def _digit_runs(digits: list[int]) -> list[tuple[int, int]]:
+    """Maximal runs [start, end) of consecutive digit offsets."""
+    runs = []
+    start = previous = digits[0]
+    for position in digits[1:]:
+        if position != previous + 1:
+            runs.append((start, previous + 1))
+            start = position
+        previous = position
+    runs.append((start, previous + 1))
+    return runs
+
+
+def _day_starts(key: str, digits: list[int]) -> list[int]:
+    """Where ``(\\d{1,2})\\s+`` (the day of the Gregorian and Hijri patterns) can match: one of the last two
+    digits of a run that a space follows."""
+    return [
+        position
+        for start, end in _digit_runs(digits)
+        if end < len(key) and key[end].isspace()
+        for position in range(max(start, end - 2), end)
+    ]
+
+
+def _numeric_starts(key: str, digits: list[int]) -> list[int]:
+    """Where ``(\\d{1,4})[/.-]`` can match: one of the last four digits of a run that / . or - follows."""
+    return [
+        position
+        for start, end in _digit_runs(digits)
+        if end < len(key) and key[end] in "/.-"
+        for position in range(max(start, end - 4), end)
+    ]
+
+
+def _occurrences(key: str, literals: tuple[str, ...]) -> list[int]:
+    """Sorted offsets of every occurrence of each of ``literals`` in ``key``."""
+    found = []
+    for literal in literals:
+        index = key.find(literal)
+        while index >= 0:
+            found.append(index)
+            index = key.find(literal, index + 1)
+    return sorted(found)
 
 
 def _words_number(words: list[str]) -> int | None:

@@ -8,13 +8,14 @@ longest span; a person's surname named in full once is then found alone too (ا�
 
 from __future__ import annotations
 
+from itertools import compress, count
 from typing import Literal
 
 from processors.enrich.config import EntitiesConfig
-from processors.enrich.cues import CueReader, EntitySpan, Words
+from processors.enrich.cues import CueReader, EntitySpan, Words, new_span
 from processors.enrich.gazetteer import PlaceGazetteer
-from processors.enrich.matching import Lexicon, Match, PhraseIndex
-from processors.enrich.text import Keyed, is_letter, word_start
+from processors.enrich.matching import Lexicon, Match, PhraseIndex, overlaps_resolved
+from processors.enrich.text import Keyed, is_letter
 
 _SURNAME_MIN = 3
 
@@ -49,58 +50,57 @@ class EntityFinder:
         """Entity spans of one field, the countries it names (also inside organisations) and by adjective."""
         key = keyed.key
         words = Words(key, keyed)
-        places = [m for m in self._places.find(key) if self._is_place(key, m)]
-        countries = {self._country_keys[m.phrase] for m in places if m.phrase in self._country_keys}
+        places = [m for m in self._places.find(key) if self._is_place(words, m)]
+        countries = {self._country_keys[phrase] for _, _, phrase, _ in places if phrase in self._country_keys}
         demonyms = self._demonyms.find(key)
         fixed = [self._reader.place_span(words, m) for m in places]
-        fixed += [EntitySpan(m.values[0], m.start, m.end, 3) for m in self._known.find(key)]
-        ruled = self._reader.read(words, keyed, fixed, {m.start for m in demonyms})
+        fixed += [new_span(EntitySpan, (v[0], start, end, 3, None)) for start, end, _, v in self._known.find(key)]
+        ruled = self._reader.read(words, keyed, fixed, {start for start, _, _, _ in demonyms})
         chosen = select(fixed + ruled)
         surnames = self._surnames(words, chosen)
         if surnames:
             chosen = select(chosen + surnames)
-        return chosen, countries, {m.values[0] for m in demonyms}
+        return chosen, countries, {values[0] for _, _, _, values in demonyms}
 
-    def _is_place(self, key: str, match: Match[str]) -> bool:
+    def _is_place(self, words: Words, match: Match[str]) -> bool:
         """Drop packaged names glued to a clitic (ورقة is not و + الرقة) and curated nouns used as nouns."""
-        glued = word_start(key, match.start) < match.start
-        short = len(match.phrase) < 4
-        if glued and short and match.phrase not in self._curated and not match.phrase.startswith("ال"):
+        start, end, phrase, _ = match
+        short = len(phrase) < 4 and phrase not in self._curated and phrase[:2] != "ال"
+        if short and words.tokens.word_start(start) < start:  # glued to a proclitic
             return False
-        if match.phrase in self._genitive_nouns:
-            following = key[match.end : match.end + 4].lstrip()
-            return not following.startswith("ال")
+        if phrase in self._genitive_nouns:
+            following = words.key[end : end + 4].lstrip()
+            return following[:2] != "ال"
         return True
 
     def _surnames(self, words: Words, chosen: list[EntitySpan]) -> list[EntitySpan]:
         """Standalone mentions of the last name of a person named in full elsewhere in the field."""
         surnames = set()
-        for span in chosen:
-            parts = words.key[span.start : span.end].split()
-            if span.type == "PER" and len(parts) >= 2 and len(parts[-1]) >= _SURNAME_MIN:
-                surnames.add(parts[-1])
+        for kind, start, end, _, _ in chosen:
+            if kind == "PER":
+                parts = words.key[start:end].split()
+                if len(parts) >= 2 and len(parts[-1]) >= _SURNAME_MIN:
+                    surnames.add(parts[-1])
         found: list[EntitySpan] = []
         surnames = {name for name in surnames if words.key.count(name) > 1}  # named again somewhere?
         if not surnames:
             return found
-        for index, word in enumerate(words.words):
+        forms = surnames | {clitic + name for name in surnames for clitic in "وفبل"}
+        for index in compress(count(), map(forms.__contains__, words.words)):  # the words that may be one
+            word = words.words[index]
             bare = word[1:] if word[:1] in "وفبل" and word[1:] in surnames else word
             if bare in surnames:
-                start, end = words.spans[index]
+                end = words.ends[index]
                 start = end - len(bare)
                 if start == 0 or not is_letter(words.key[start - 1]) or bare != word:
-                    found.append(EntitySpan("PER", start, end, 0))
+                    found.append(new_span(EntitySpan, ("PER", start, end, 0, None)))
         return found
 
 
 def select(spans: list[EntitySpan]) -> list[EntitySpan]:
     """Longest spans first; on equal length the higher priority (fixed vocabularies over cue rules)."""
-    if not spans:
-        return []
-    taken = bytearray(max(s.end for s in spans))
-    chosen: list[EntitySpan] = []
-    for span in sorted(spans, key=lambda s: (s.start - s.end, -s.priority, s.start)):
-        if taken.find(1, span.start, span.end) < 0:
-            chosen.append(span)
-            taken[span.start : span.end] = b"\x01" * (span.end - span.start)
-    return sorted(chosen, key=lambda s: s.start)
+    return overlaps_resolved(spans, 1, 2, _rank)  # EntitySpan.start, EntitySpan.end
+
+
+def _rank(span: EntitySpan) -> tuple[int, int, int]:
+    return span.start - span.end, -span.priority, span.start

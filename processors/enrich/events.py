@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from processors.enrich.config import EventsConfig
-from processors.enrich.matching import Lexicon, PhraseIndex
-from processors.enrich.text import strip_clitics, word_start
+from processors.enrich.matching import Lexicon, PhraseIndex, tokenize
+from processors.enrich.text import strip_clitics
 from processors.normalize import normalize_arabic
 
 
-@dataclass(frozen=True, slots=True)
-class EventSpan:
+class EventSpan(NamedTuple):
     type: str
     start: int  # key offsets
     end: int
@@ -33,12 +32,16 @@ class EventExtractor:
 
     def find(self, key: str) -> list[EventSpan]:
         """Trigger mentions in one field key (weak ones are settled per article by ``settle``)."""
-        found = []
-        for match in self._index.find(key):
-            previous = _previous_words(key, match.start, 3)
-            for name, weak in dict.fromkeys(match.values):
+        found: list[EventSpan] = []
+        matches = self._index.find(key)
+        if not matches:
+            return found
+        words = tokenize(key)
+        for start, end, _, values in matches:
+            previous = _previous_words(key, words.word_start(start), 3)
+            for name, weak in dict.fromkeys(values):
                 if not previous & self._not_after[name]:
-                    found.append(EventSpan(name, match.start, match.end, weak))
+                    found.append(tuple.__new__(EventSpan, (name, start, end, weak)))  # EventSpan(...), no frame
         return found
 
     def settle(self, spans: list[EventSpan]) -> list[EventSpan]:
@@ -48,6 +51,8 @@ class EventExtractor:
 
 
 def _previous_words(key: str, start: int, count: int) -> set[str]:
-    """The ``count`` words before ``start``, with and without their proclitics."""
-    words = key[max(0, word_start(key, start) - 60) : word_start(key, start)].split()[-count:]
-    return {w for word in words for w in (word, strip_clitics(word))}
+    """The ``count`` words before the word starting at ``start``, with and without their proclitics."""
+    words = key[max(0, start - 60) : start].split()[-count:]
+    previous = set(words)
+    previous.update(map(strip_clitics, words))
+    return previous

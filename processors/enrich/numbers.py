@@ -57,7 +57,7 @@ def parse_number_words(words: list[str]) -> tuple[int, int] | None:
     index = 0
     while index < len(words):
         word = words[index]
-        bare = word[1:] if word.startswith("و") and used and word[1:] in WORD_VALUES else word
+        bare = word[1:] if word[:1] == "و" and used and word[1:] in WORD_VALUES else word
         if bare in WORD_VALUES:
             value = WORD_VALUES[bare]
             if index + 1 < len(words) and words[index + 1] in _TEEN_WORDS and value < 10:

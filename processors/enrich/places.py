@@ -22,9 +22,21 @@ def _near(anchor: PlaceEntry, entry: PlaceEntry) -> bool:
     return distance_km(anchor, entry) < 150
 
 
+def _near_any(anchors: list[tuple[float, float, PlaceEntry]], entry: PlaceEntry) -> bool:
+    """``any(a is not entry and _near(a, entry) for a in anchors)`` over (lat, lon, anchor) triples, with the
+    box test inline (hot loop)."""
+    lat, lon = entry.lat, entry.lon
+    for anchor_lat, anchor_lon, anchor in anchors:
+        boxed = abs(anchor_lat - lat) <= 1.4 and abs(anchor_lon - lon) <= 1.8
+        if boxed and anchor is not entry and distance_km(anchor, entry) < 150:
+            return True
+    return False
+
+
 class PlaceResolver:
     def __init__(self, gazetteer: PlaceGazetteer) -> None:
         self._gazetteer = gazetteer
+        self._records: dict[PlaceEntry, dict] = {}
 
     def candidates(self, key: str) -> tuple[PlaceEntry, ...]:
         return self._gazetteer.candidates.get(key) or self._gazetteer.cue_only.get(key, ())
@@ -42,21 +54,24 @@ class PlaceResolver:
         """
         context = set(countries)
         anchors: list[PlaceEntry] = []
-        for key in dict.fromkeys(key for key, _ in mentions):
-            options = self.candidates(key)
-            if len(options) == 1 and options[0].kind in ("city", "site"):
-                anchors.append(options[0])
-            if options and all(o.country_code == options[0].country_code for o in options):
+        candidates = {key: self.candidates(key) for key, _ in mentions}
+        for options in candidates.values():
+            if len(options) == 1:
+                if options[0].kind in ("city", "site"):
+                    anchors.append(options[0])
                 context.add(options[0].country_code or "")
+            elif options and all(o.country_code == options[0].country_code for o in options):
+                context.add(options[0].country_code or "")
+        boxes = [(a.lat, a.lon, a) for a in anchors]
         chosen: dict[str, PlaceEntry] = {}
         for key, cue in mentions:
-            options = self.candidates(key)
+            options = candidates[key]
             if len(options) == 1:
                 chosen[key] = options[0]
             elif options and key not in chosen:
-                chosen[key] = max(
-                    options, key=lambda o: self._score(o, cue, context, adjectives, source_country, anchors)
-                )
+                # max(options, key=score): the first of the best
+                scores = [self._score(o, cue, context, adjectives, source_country, boxes) for o in options]
+                chosen[key] = options[scores.index(max(scores))]
         return chosen
 
     @staticmethod
@@ -66,7 +81,7 @@ class PlaceResolver:
         context: set[str],
         adjectives: set[str],
         source: str | None,
-        anchors: list[PlaceEntry],
+        anchors: list[tuple[float, float, PlaceEntry]],
     ) -> float:
         # A curated entry stands for a well-known place: it gets about the bonus a city of ~1M would.
         score = _KIND_BONUS.get(entry.kind, 0.5) + (4.0 if entry.curated else 0.0)
@@ -78,18 +93,25 @@ class PlaceResolver:
             score += 1.5
         if entry.country_code and entry.country_code == source:
             score += 2.5
-        if anchors and any(a is not entry and _near(a, entry) for a in anchors):
+        if anchors and _near_any(anchors, entry):
             score += 1.5
         return score + math.log10(entry.population + 1) / 3
 
     def to_record(self, entry: PlaceEntry) -> Place:
-        return Place(
-            name=entry.name,
-            name_en=entry.name_en,
-            country_code=entry.country_code,
-            admin1=self._gazetteer.nearest_admin1(entry),
-            lat=round(entry.lat, 5),
-            lon=round(entry.lon, 5),
-            geonames_id=entry.geonames_id,
-            kind=entry.kind,
-        )
+        return Place(**self.record(entry))
+
+    def record(self, entry: PlaceEntry) -> dict:
+        """The fields of the ``Place`` of ``entry`` (computed once per entry; the caller must not change them)."""
+        fields = self._records.get(entry)
+        if fields is None:
+            fields = self._records[entry] = {
+                "name": entry.name,
+                "name_en": entry.name_en,
+                "country_code": entry.country_code,
+                "admin1": self._gazetteer.nearest_admin1(entry),
+                "lat": round(entry.lat, 5),
+                "lon": round(entry.lon, 5),
+                "geonames_id": entry.geonames_id,
+                "kind": entry.kind,
+            }
+        return fields

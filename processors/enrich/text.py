@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 from processors.normalize import normalize_arabic
 
 # Proclitic sequences that may be glued to a name: conjunction (و ف) then preposition (ب ل ك).
@@ -34,6 +36,7 @@ class Keyed:
     key: str
     offsets: list[int] | None = None  # explicit map (rare: NFKC expansions)
     shifts: list[int] | None = None  # deleted marks: key index k maps to k + bisect(shifts, k)
+    marks: frozenset[int] | None = None  # original offsets of the deleted marks, when they are all of them
 
     def position(self, key_index: int) -> int:
         if self.offsets is not None:
@@ -44,8 +47,17 @@ class Keyed:
 
     def span(self, key_start: int, key_end: int) -> tuple[int, int]:
         """Original (start, end) of the key slice [key_start, key_end)."""
-        if self.offsets is None and not self.shifts:
-            return key_start, key_end
+        shifts = self.shifts
+        if self.offsets is None:
+            if not shifts:
+                return key_start, key_end
+            marks = self.marks
+            if marks is not None:  # the usual case, inlined: position() twice, then the marks after the end
+                start = key_start + bisect.bisect_right(shifts, key_start)
+                end = key_end + bisect.bisect_right(shifts, key_end - 1) if key_end > key_start else start
+                while end in marks:
+                    end += 1
+                return start, end
         start = self.position(key_start)
         end = self.position(key_end - 1) + 1 if key_end > key_start else start
         # A deleted mark (shadda, tatweel) right after the last letter belongs to the word.
@@ -77,6 +89,9 @@ class _Tables:
     rare: re.Pattern[str]  # any other character whose key differs (then the full table is used)
     dropped: re.Pattern[str]  # characters that vanish from the key
     expanding: re.Pattern[str]  # characters whose key is longer than one character
+    # The same tables as arrays over UTF-16 code units, so that a whole field is keyed by a few numpy passes:
+    kinds: np.ndarray  # uint8: _COMMON_CHANGE | _RARE | _EXPANDS | _SURROGATE | _DROPS bits of each code unit
+    mapped: np.ndarray  # uint16: the one-character key of each code unit (the unit itself when unchanged)
 
 
 _COMMON = (
@@ -85,6 +100,9 @@ _COMMON = (
     + "\u0670\u0640"
     + "".join(chr(0x0660 + i) for i in range(10))
 )
+
+
+_COMMON_CHANGE, _RARE, _EXPANDS, _SURROGATE, _DROPS = 1, 2, 4, 8, 16
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,18 +122,59 @@ def _tables() -> _Tables:
 
     common = tuple((c, changed[c]) for c in _COMMON if c in changed)
     rare = [c for c in changed if c not in _COMMON] + ["\U00010000-\U0010ffff"]
+    kinds = np.zeros(0x10000, dtype=np.uint8)
+    mapped = np.arange(0x10000, dtype=np.uint16)
+    kinds[0xD800:0xE000] = _SURROGATE  # characters beyond the BMP (and lone surrogates): the str code path
+    for char, value in changed.items():
+        code = ord(char)
+        kinds[code] = _COMMON_CHANGE if char in _COMMON and len(value) <= 1 else _RARE
+        if len(value) > 1:
+            kinds[code] |= _EXPANDS
+        elif value and ord(value) > 0xFFFF:
+            kinds[code] |= _SURROGATE  # a key beyond the BMP (CJK compatibility ideographs): the str code path
+        elif value:
+            mapped[code] = ord(value)
+        else:
+            kinds[code] |= _DROPS
     return _Tables(
         full=full,
         common=common,
         rare=re.compile("[" + "".join(re.escape(c) for c in rare[:-1]) + rare[-1] + "]"),
         dropped=pattern([c for c, v in changed.items() if not v]),
         expanding=pattern([c for c, v in changed.items() if len(v) > 1]),
+        kinds=kinds,
+        mapped=mapped,
     )
 
 
 def keyed(text: str) -> Keyed:
-    """Build the key of ``text``; characters that vanish (tashkeel, tatweel) are tracked with a bisect table."""
+    """Build the key of ``text``; characters that vanish (tashkeel, tatweel) are tracked with a bisect table.
+
+    Text within the BMP is mapped through the numpy tables (a few passes in C over the code units); other text
+    takes the str code path below, which gives the same key.
+    """
     tables = _tables()
+    units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+    each = tables.kinds.take(units)
+    kinds = int(np.bitwise_or.reduce(each)) if len(units) else 0
+    if not kinds & _SURROGATE:
+        if not kinds & (_COMMON_CHANGE | _RARE):
+            return Keyed(text, text)
+        if kinds & _RARE and (kinds & _EXPANDS or not unicodedata.is_normalized("NFKC", text)):
+            return _keyed_slowly(text)
+        drops = (each & _DROPS).astype(bool)
+        mapped = tables.mapped.take(units)
+        if not drops.any():
+            return Keyed(text, mapped.tobytes().decode("utf-16-le"))
+        positions = np.flatnonzero(drops)
+        key = mapped[~drops].tobytes().decode("utf-16-le")
+        # Key index k sits at original index k + (marks dropped before it): shifts[j] = positions[j] - j.
+        shifts = (positions - np.arange(len(positions))).tolist()
+        return Keyed(text, key, shifts=shifts, marks=frozenset(positions.tolist()))
+    return _keyed_with_str(text, tables)
+
+
+def _keyed_with_str(text: str, tables: _Tables) -> Keyed:
     if tables.rare.search(text):
         if tables.expanding.search(text) or not unicodedata.is_normalized("NFKC", text):
             return _keyed_slowly(text)
@@ -172,6 +231,7 @@ def lam_form(name_key: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # words repeat: most calls are one lookup
 def strip_clitics(word_key: str) -> str:
     """Peel proclitics and the article from one word key (for cue-word lookups, never for names)."""
     for prefix in ("وال", "بال", "فال", "كال", "لل", "ال"):
