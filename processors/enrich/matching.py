@@ -316,12 +316,3 @@ def tokenize(key: str) -> Tokens:
     alnum = (classes & _IS_ALNUM).astype(bool).tobytes() + b"\x00"
     at_start = (padded[1:-1] & ~padded[:-2]).tobytes() + b"\x00"
     return Tokens(key, words, starts.tolist(), ends.tolist(), single.tolist(), digits, alnum, at_start)
-
-
-def token_starts(key: str) -> list[int]:
-    return tokenize(key).starts
-
-
-def tokens(key: str) -> list[tuple[int, int]]:
-    """Word spans of a key."""
-    return tokenize(key).spans

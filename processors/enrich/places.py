@@ -15,16 +15,9 @@ _KIND_BONUS = {"country": 2.0, "admin1": 0.6, "region": 0.8, "city": 1.0, "site"
 _ADMIN_CUES = {"محافظه", "ولايه", "اقليم", "منطقه"}
 
 
-def _near(anchor: PlaceEntry, entry: PlaceEntry) -> bool:
-    """Within ~150 km of an unambiguous city or site (a cheap box test first)."""
-    if abs(anchor.lat - entry.lat) > 1.4 or abs(anchor.lon - entry.lon) > 1.8:
-        return False
-    return distance_km(anchor, entry) < 150
-
-
 def _near_any(anchors: list[tuple[float, float, PlaceEntry]], entry: PlaceEntry) -> bool:
-    """``any(a is not entry and _near(a, entry) for a in anchors)`` over (lat, lon, anchor) triples, with the
-    box test inline (hot loop)."""
+    """Whether ``entry`` is within ~150 km of one of the (lat, lon, anchor) unambiguous cities or sites other
+    than itself (a cheap box test first, inline: a hot loop)."""
     lat, lon = entry.lat, entry.lon
     for anchor_lat, anchor_lon, anchor in anchors:
         boxed = abs(anchor_lat - lat) <= 1.4 and abs(anchor_lon - lon) <= 1.8

@@ -231,7 +231,7 @@ def lam_form(name_key: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1 << 16)  # words repeat: most calls are one lookup
+@functools.lru_cache(maxsize=1 << 14)  # words repeat: most calls are one lookup (bounded: a few MB)
 def strip_clitics(word_key: str) -> str:
     """Peel proclitics and the article from one word key (for cue-word lookups, never for names)."""
     for prefix in ("وال", "بال", "فال", "كال", "لل", "ال"):
