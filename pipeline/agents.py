@@ -105,11 +105,8 @@ class Stages:
                 self.archive.append(event.value)
         self._rebuild_if_stale("dedup", self.chain.deduplicator.rebuild_index)
         outcomes = await self._pooled(self.pool.extract, parsed, "extract")
-        for (event, raw), outcome in zip(parsed, outcomes, strict=True):
-            with as_current_event(event):  # dedup writes its state to this article's table partition
-                await self._guard_item(event, "dedup", raw.id, self._forward_extracted, event, raw, outcome)
-        with as_current_event(events[-1]):
-            self._maybe_expire("dedup", self.chain.deduplicator.expire)
+        await self._route_in_order("dedup", parsed, outcomes, self._forward_extracted)
+        self._maybe_expire("dedup", self.chain.deduplicator.expire, events[-1])
 
     async def _forward_extracted(self, event: faust.EventT, raw: RawArticle, outcome: Any) -> None:
         if isinstance(outcome, BaseException):
@@ -129,8 +126,8 @@ class Stages:
 
     async def _drop_or_dead_letter(self, event: faust.EventT, exc: BaseException, stage: str,
                                    article_id: str, source: str) -> None:  # fmt: skip
-        if isinstance(exc, Dropped):
-            self.counters.inc(stage if stage != "dedup" else "extract", f"dropped.{exc.reason}")
+        if isinstance(exc, Dropped):  # the raw stage counts its drops under "extract", whichever step dropped
+            self.counters.inc("extract", f"dropped.{exc.reason}")
             log.info("dropped stage=%s reason=%s article=%s source=%s", stage, exc.reason, article_id, source)
             return
         # PermanentError, or a bug: either way this message cannot go on
@@ -153,13 +150,16 @@ class Stages:
             return [PermanentError(_reason(exc), stage=stage)] * len(parsed)
         return outcomes
 
-    async def _guard_item(self, event: faust.EventT, stage: str, article_id: str, step: Any, *args: Any) -> None:
-        """One item's routing: a bug in it dead-letters that item only, never the rest of its batch."""
-        try:
-            await step(*args)
-        except Exception as exc:
-            log.exception("unexpected error in %s for %s", stage, article_id)
-            await self.dead_letter(event, stage, _reason(exc), type(exc).__name__, article_id=article_id)
+    async def _route_in_order(self, stage: str, parsed: list[tuple[faust.EventT, Any]], outcomes: list[Any],
+                              forward: Any) -> None:  # fmt: skip
+        """Each item's stateful step and routing, in arrival order; a bug in one dead-letters that item only."""
+        for (event, record), outcome in zip(parsed, outcomes, strict=True):
+            with as_current_event(event):  # the stateful step writes to this article's table partition
+                try:
+                    await forward(event, record, outcome)
+                except Exception as exc:
+                    log.exception("unexpected error in %s for %s", stage, record.id)
+                    await self.dead_letter(event, stage, _reason(exc), type(exc).__name__, article_id=record.id)
 
     def mark_indexes_stale(self) -> None:
         """The in-memory indexes over the tables are rebuilt from the recovered table before each stage's next
@@ -172,12 +172,14 @@ class Stages:
             self.stale_indexes.discard(stage)
             self.counters.set(f"{stage}.indexed_articles", rebuild())
 
-    def _maybe_expire(self, stage: str, expire: Any) -> None:
-        """Expire old state from inside its stage's stream iteration (Faust tables refuse writes elsewhere)."""
+    def _maybe_expire(self, stage: str, expire: Any, event: faust.EventT) -> None:
+        """Expire old state from inside its stage's stream iteration, as of ``event`` (Faust tables refuse
+        writes without a current event)."""
         if time.monotonic() - self._last_expiry[stage] < EXPIRE_EVERY_SECONDS:
             return
         self._last_expiry[stage] = time.monotonic()
-        self.counters.inc(stage, "expired", expire(datetime.now(UTC)))
+        with as_current_event(event):
+            self.counters.inc(stage, "expired", expire(datetime.now(UTC)))
 
     # -- news.articles.v1 → news.enriched.v1 ----------------------------------------------------------------
     async def handle_article(self, event: faust.EventT) -> None:
@@ -189,11 +191,8 @@ class Stages:
         parsed = [(event, art) for event in events if (art := await self._parse(event, Article)) is not None]
         self._rebuild_if_stale("cluster", self.chain.clusterer.rebuild_index)
         outcomes = await self._pooled(self.pool.enrich, parsed, "enrich")
-        for (event, article), outcome in zip(parsed, outcomes, strict=True):
-            with as_current_event(event):  # clustering writes its state to this article's table partition
-                await self._guard_item(event, "enrich", article.id, self._forward_enriched, event, article, outcome)
-        with as_current_event(events[-1]):
-            self._maybe_expire("cluster", self.chain.clusterer.expire)
+        await self._route_in_order("enrich", parsed, outcomes, self._forward_enriched)
+        self._maybe_expire("cluster", self.chain.clusterer.expire, events[-1])
 
     async def _forward_enriched(self, event: faust.EventT, article: Article, outcome: Any) -> None:
         if isinstance(outcome, BaseException):
