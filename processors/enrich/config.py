@@ -63,6 +63,7 @@ class EventType(_Strict):
     weak_triggers: list[str] = Field(default_factory=list)
     yields_to: list[str] = Field(default_factory=list)
     not_after: list[str] = Field(default_factory=list)
+    not_before: list[str] = Field(default_factory=list)
 
 
 class EventsConfig(_Strict):
