@@ -15,7 +15,7 @@ import re
 
 from processors.enrich.config import CasualtiesConfig
 from processors.enrich.matching import Lexicon, PhraseIndex, tokenize
-from processors.enrich.numbers import parse_digits, parse_number_words
+from processors.enrich.numbers import parse_digits, parse_number_words, scaled_digits
 from processors.normalize import normalize_arabic
 from processors.records import Casualties
 
@@ -147,7 +147,8 @@ class CasualtyExtractor:
             return None
         digits = parse_digits(words[0])
         if digits is not None:
-            return digits, 1
+            scaled = scaled_digits(digits, words[1]) if len(words) > 1 else None
+            return (scaled, 2) if scaled else (digits, 1)
         return parse_number_words(words)
 
     def _number_ending_at(self, field: _Field, last: int) -> int | None:
@@ -157,6 +158,9 @@ class CasualtyExtractor:
         digits = parse_digits(field.words[last])
         if digits is not None:
             return digits
+        before = parse_digits(field.words[last - 1]) if last > 0 and field.joined(last - 1, last) else None
+        if before is not None and (scaled := scaled_digits(before, field.words[last])):
+            return scaled
         for first in range(max(0, last - 3), last + 1):
             parsed = parse_number_words(field.words[first : last + 1])
             if parsed and parsed[1] == last + 1 - first:

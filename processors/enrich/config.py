@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from processors.errors import ConfigError
 
@@ -63,6 +63,16 @@ class EventType(_Strict):
     weak_triggers: list[str] = Field(default_factory=list)
     yields_to: list[str] = Field(default_factory=list)
     not_after: list[str] = Field(default_factory=list)
+    not_before: list[str] = Field(default_factory=list)
+
+    @field_validator("triggers", "weak_triggers")
+    @classmethod
+    def _star_at_end(cls, phrases: list[str]) -> list[str]:
+        """Only a trailing * is a wildcard: one inside a phrase would be matched literally, i.e. never."""
+        inner = [phrase for phrase in phrases if "*" in phrase.rstrip("*")]
+        if inner:
+            raise ValueError(f"* only at the end of a trigger: {inner}")
+        return phrases
 
 
 class EventsConfig(_Strict):

@@ -89,7 +89,7 @@ class EntityFinder:
         for index in compress(count(), map(forms.__contains__, words.words)):  # the words that may be one
             word = words.words[index]
             bare = word[1:] if word[:1] in "وفبل" and word[1:] in surnames else word
-            if bare in surnames:
+            if bare in surnames and not (words.marked and "ى" in words.original(index)):  # على is not علي
                 end = words.ends[index]
                 start = end - len(bare)
                 if start == 0 or not is_letter(words.key[start - 1]) or bare != word:

@@ -9,6 +9,8 @@ from processors.enrich.matching import Lexicon, PhraseIndex, tokenize
 from processors.enrich.text import strip_clitics
 from processors.normalize import normalize_arabic
 
+_PUNCTUATION = ".,:;!?\"'()،؛؟«»"
+
 
 class EventSpan(NamedTuple):
     type: str
@@ -21,11 +23,13 @@ class EventExtractor:
     def __init__(self, config: EventsConfig, lexicon: Lexicon | None = None) -> None:
         self._index: PhraseIndex[tuple[str, bool]] = PhraseIndex(lexicon)
         self._not_after: dict[str, set[str]] = {}
+        self._not_before: dict[str, set[str]] = {}
         self._yields_to: dict[str, set[str]] = {}
         for name, event_type in config.event_types.items():
             self._index.add_all(event_type.triggers, (name, False))
             self._index.add_all(event_type.weak_triggers, (name, True))
             self._not_after[name] = {normalize_arabic(w) for w in event_type.not_after}
+            self._not_before[name] = {normalize_arabic(w) for w in event_type.not_before}
             self._yields_to[name] = set(event_type.yields_to)
         self._index.build()
         self.types = list(config.event_types)
@@ -39,8 +43,9 @@ class EventExtractor:
         words = tokenize(key)
         for start, end, _, values in matches:
             previous = _previous_words(key, words.word_start(start), 3)
+            following = _following_words(key, end, 2)
             for name, weak in dict.fromkeys(values):
-                if not previous & self._not_after[name]:
+                if not previous & self._not_after[name] and not following & self._not_before[name]:
                     found.append(tuple.__new__(EventSpan, (name, start, end, weak)))  # EventSpan(...), no frame
         return found
 
@@ -56,3 +61,11 @@ def _previous_words(key: str, start: int, count: int) -> set[str]:
     previous = set(words)
     previous.update(map(strip_clitics, words))
     return previous
+
+
+def _following_words(key: str, end: int, count: int) -> set[str]:
+    """The ``count`` words after a trigger ending at ``end`` (اشتباك لفظي, زيارة تفقدية), also without clitics."""
+    words = [word.strip(_PUNCTUATION) for word in key[end : end + 40].split()[:count]]
+    following = set(words)
+    following.update(map(strip_clitics, words))
+    return following

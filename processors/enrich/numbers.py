@@ -51,6 +51,16 @@ def parse_digits(token: str) -> int | None:
     return int(key) if key.isdigit() and len(key) <= 9 else None
 
 
+# After digits the thousand is singular from 11 on (150 ألف) and plural below (3 آلاف).
+_DIGIT_SCALES = {"الف": 1000, **SCALE_WORDS}
+
+
+def scaled_digits(digits: int, following: str) -> int | None:
+    """Digits times the scale word after them (150 ألف, 3 آلاف, 2 مليون), or None when there is none."""
+    scale = _DIGIT_SCALES.get(following)
+    return digits * scale if scale else None
+
+
 def parse_number_words(words: list[str]) -> tuple[int, int] | None:
     """Read a number from the start of ``words`` (keys); return (value, words used) or None."""
     total, used, current = 0, 0, 0

@@ -57,3 +57,30 @@ def test_trigger_offsets(enrich):
     text = "وتعرضت مواقع للقصف المدفعي والاشتباكات."
     for event in enrich(text).events:
         assert text[event.start : event.end] == event.trigger
+
+
+@pytest.mark.parametrize(
+    ("text", "absent", "present"),
+    [
+        ("شهدت الجلسة اشتباك لفظي بين النواب، ثم اندلعت اشتباكات مسلحة في الشارع.", None, "armed_clash"),
+        ("شهدت الجلسة اشتباك لفظي بين النواب.", "armed_clash", None),
+        ("أوقفت الشركة الإنتاج في المصنع.", "arrest", None),
+        ("أوقفت الشرطة ثلاثة مشتبه بهم.", None, "arrest"),
+        ("وخلال زيارة تفقدية إلى الولاية دشن الوزير مشروعا.", "diplomacy", None),
+        ("خرجت المسيرات الشعبية في المدن.", "drone_attack", "protest"),
+    ],
+)
+def test_words_after_a_trigger_can_cancel_it(enrich, text, absent, present):
+    types = {e.type for e in enrich(text).events}
+    assert absent is None or absent not in types
+    assert present is None or present in types
+
+
+def test_a_star_inside_a_trigger_is_rejected():
+    from pydantic import ValidationError
+
+    from processors.enrich.config import EventType
+
+    with pytest.raises(ValidationError):
+        EventType(description="x", triggers=["شن* غارات"])
+    assert EventType(description="x", triggers=["شن*"]).triggers == ["شن*"]
