@@ -11,7 +11,7 @@ import bisect
 import gc
 import logging
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -40,6 +40,7 @@ from processors.records import (
 )
 
 log = logging.getLogger(__name__)
+Model = TypeVar("Model", bound=BaseModel)
 
 __all__ = ["Enricher"]
 
@@ -58,11 +59,10 @@ class Enricher:
         self._dates = DateExtractor(config.dates, lexicon)
         lexicon.scan("")  # build the automaton now, not on the first article
         keyed("")  # and the character table of the matching keys
-        # Validating a whole list in pydantic-core is several times faster than one model_construct per row.
-        self._entity_rows = TypeAdapter(list[Entity])
-        self._place_rows = TypeAdapter(list[Place])
-        self._event_rows = TypeAdapter(list[Event])
-        self._date_rows = TypeAdapter(list[DateMention])
+        self._entity_rows = _Rows(Entity)
+        self._event_rows = _Rows(Event)
+        self._date_rows = _Rows(DateMention)
+        self._places: dict[PlaceEntry, tuple[dict[str, Any], frozenset[str]]] = {}  # entry → Place fields, set
         # The vocabularies live as long as the process (~100k objects): move them out of the collector's
         # way, or every full collection walks them again (~60 ms each, several per hundred articles).
         gc.collect()
@@ -70,8 +70,9 @@ class Enricher:
         self.event_types = self._events.types
 
     def enrich(self, article: Article) -> EnrichedArticle:
-        # The article is already validated: copy its fields without validating them again (hot path).
-        copied = dict(article)
+        # The article is already validated: copy its fields without validating them again (hot path). Its
+        # __dict__ holds exactly what iterating it gives when it has no extra fields, and is read much faster.
+        copied = dict(article.__dict__) if article.__pydantic_extra__ is None else dict(article)
         copied.update(
             authors=list(article.authors),
             warnings=list(article.warnings),
@@ -109,7 +110,7 @@ class Enricher:
             adjectives |= described
         mentions = [(span.place_key, _cue(field.key, span.start)) for _, field, span in found if span.place_key]
         chosen = self._resolver.resolve_all(mentions, enriched.source_country, countries, adjectives)
-        places: dict[tuple, tuple[dict, list[str]]] = {}  # place id → (record fields, mentions)
+        places: dict[tuple, tuple[PlaceEntry, list[str]]] = {}  # place id → (first entry chosen, mentions)
         rows = []
         for name, field, (kind, key_start, key_end, _, place_key) in found:
             start, end = field.span(key_start, key_end)
@@ -127,14 +128,25 @@ class Enricher:
             entry = chosen.get(place_key) if place_key else None
             if entry is not None:
                 place_id = _place_id(entry)
-                place = places.get(place_id) or places.setdefault(place_id, (self._resolver.record(entry), []))
+                place = places.get(place_id) or places.setdefault(place_id, (entry, []))
                 if normalized not in place[1]:
                     place[1].append(normalized)
-        enriched.entities = self._entity_rows.validate_python(rows)
-        # One validation for all the places; their mentions are added after it, as to a Place built alone.
-        enriched.places = self._place_rows.validate_python([record for record, _ in places.values()])
-        for record, (_, surface_forms) in zip(enriched.places, places.values(), strict=True):
-            record.mentions.extend(surface_forms)
+        enriched.entities = self._entity_rows.build(rows)
+        enriched.places = [self._place(entry, surface_forms) for entry, surface_forms in places.values()]
+
+    def _place(self, entry: PlaceEntry, mentions: list[str]) -> Place:
+        """The entry's ``Place`` (validated on first use: floats from config) with this article's mentions."""
+        made = self._places.get(entry)
+        if made is None:
+            model = Place.model_validate(self._resolver.record(entry))
+            made = self._places[entry] = (model.__dict__, frozenset(model.model_fields_set))
+        values, given = made
+        place = object.__new__(Place)
+        _set(place, "__dict__", {**values, "mentions": mentions})
+        _SET_FIELDS(place, set(given))
+        _SET_EXTRA(place, None)
+        _SET_PRIVATE(place, None)
+        return place
 
     def _add_events(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
         spans = [(name, field, span) for name, field in fields.items() for span in self._events.find(field.key)]
@@ -146,11 +158,10 @@ class Enricher:
                 rows.append(
                     {"type": span.type, "trigger": field.original[start:end], "start": start, "end": end, "field": name}
                 )
-        enriched.events = self._event_rows.validate_python(rows)
+        enriched.events = self._event_rows.build(rows)
 
     def _add_casualties(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
-        counts = self._casualties.extract([fields["title"].key, fields["text"].key])
-        enriched.casualties = Casualties(killed=counts.killed, injured=counts.injured)
+        enriched.casualties = self._casualties.extract([fields["title"].key, fields["text"].key])
 
     def _add_dates(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
         published = enriched.published_at.date() if enriched.published_at else None
@@ -168,7 +179,7 @@ class Enricher:
                         "field": name,
                     }
                 )
-        enriched.dates = self._date_rows.validate_python(rows)
+        enriched.dates = self._date_rows.build(rows)
 
 
 def _construct(model: type[Model], values: dict[str, Any]) -> Model:
@@ -182,11 +193,11 @@ def _construct(model: type[Model], values: dict[str, Any]) -> Model:
     if names is None:
         names = _PLAIN_FIELDS[model] = _plain_fields(model)
     if names and list(values) == names:
-        instance = model.__new__(model)
+        instance = object.__new__(model)
         _set(instance, "__dict__", values)
-        _set(instance, "__pydantic_fields_set__", set(values))
-        _set(instance, "__pydantic_extra__", None)
-        _set(instance, "__pydantic_private__", None)
+        _SET_FIELDS(instance, set(values))
+        _SET_EXTRA(instance, None)
+        _SET_PRIVATE(instance, None)
         return instance
     return model.model_construct(**values)
 
@@ -203,9 +214,35 @@ def _plain_fields(model: type[BaseModel]) -> list[str]:
     return list(model.model_fields) if plain else []
 
 
+class _Rows(Generic[Model]):
+    """Models from rows (dicts of every field, in order) whose values the extractors build with the field
+    types (str, int, the literals): the instances validation would give, without validating them again."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self._model = model
+        self._adapter = None if _plain_fields(model) else TypeAdapter(list[model])  # type: ignore[valid-type]
+
+    def build(self, rows: list[dict[str, Any]]) -> list[Model]:
+        if self._adapter is not None:
+            return self._adapter.validate_python(rows)
+        model, new, set_dict, made = self._model, object.__new__, object.__setattr__, []
+        set_fields, set_extra, set_private = _SET_FIELDS, _SET_EXTRA, _SET_PRIVATE
+        for row in rows:
+            instance = new(model)
+            set_dict(instance, "__dict__", row)
+            set_fields(instance, set(row))
+            set_extra(instance, None)
+            set_private(instance, None)
+            made.append(instance)
+        return made
+
+
 _PLAIN_FIELDS: dict[type, list[str]] = {}
 _set = object.__setattr__
-Model = TypeVar("Model", bound=BaseModel)
+# The setters of BaseModel's slots, called directly: ~4 times cheaper than object.__setattr__ by name.
+_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _cue(key: str, start: int) -> str:

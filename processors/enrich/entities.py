@@ -82,7 +82,7 @@ class EntityFinder:
                 if len(parts) >= 2 and len(parts[-1]) >= _SURNAME_MIN:
                     surnames.add(parts[-1])
         found: list[EntitySpan] = []
-        surnames = {name for name in surnames if words.key.count(name) > 1}  # named again somewhere?
+        surnames = {name for name in surnames if _twice(words.key, name)}  # named again somewhere?
         if not surnames:
             return found
         forms = surnames | {clitic + name for name in surnames for clitic in "وفبل"}
@@ -95,6 +95,12 @@ class EntityFinder:
                 if start == 0 or not is_letter(words.key[start - 1]) or bare != word:
                     found.append(new_span(EntitySpan, ("PER", start, end, 0, None)))
         return found
+
+
+def _twice(key: str, name: str) -> bool:
+    """``key.count(name) > 1``, without reading the key past the second occurrence."""
+    first = key.find(name)
+    return first >= 0 and key.find(name, first + len(name)) >= 0
 
 
 def select(spans: list[EntitySpan]) -> list[EntitySpan]:

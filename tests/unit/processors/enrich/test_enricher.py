@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from processors.enrich import Enricher
 from processors.enrich.config import DEFAULT_GAZETTEER_DIR
@@ -87,6 +88,26 @@ def test_copies_every_field_of_the_article(enrich):
         copied = getattr(enriched, name)
         assert (copied.model_dump() if name == "dedup" else copied) == value
     assert EnrichedArticle.model_validate_json(enriched.model_dump_json()).entities == enriched.entities
+
+
+def _models(value: object) -> list[BaseModel]:
+    if isinstance(value, BaseModel):
+        return [value] + [m for item in value.__dict__.values() for m in _models(item)]
+    return [m for item in value for m in _models(item)] if isinstance(value, list) else []
+
+
+def test_records_built_without_validation_are_what_validation_gives(enrich):
+    text = "قُتل خمسة أشخاص في غارة جوية على إدلب أمس، وقال وزير الخارجية أيمن الصفدي في عمّان يوم 12 نوفمبر."
+    enriched = enrich(text, title="غارة على إدلب ودمشق", source_country="SY")
+    assert enriched.entities and enriched.places and enriched.events and enriched.dates
+    for built in _models([enriched.entities, enriched.places, enriched.events, enriched.dates]):
+        validated = type(built).model_validate(built.model_dump())
+        assert validated.__dict__ == built.__dict__
+        assert [type(v) for v in validated.__dict__.values()] == [type(v) for v in built.__dict__.values()]
+        # Only the fields the extractors give count as set (a place's mentions are added after it is made).
+        given = type(built).model_validate(built.model_dump(include=built.model_fields_set))
+        assert given.model_fields_set == built.model_fields_set
+        assert built.__pydantic_extra__ is None and built.__pydantic_private__ is None
 
 
 def test_output_matches_the_contract_shapes(enrich):
