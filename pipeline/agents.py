@@ -254,7 +254,8 @@ async def _publish(topic: faust.TopicT, key: bytes | None, value: bytes) -> None
     """Hand serialised bytes straight to the app's producer: ``Topic.send`` wraps each message in Faust's
     channel machinery (future message, codec registry, partitioner, sensors) at a cost per article comparable to
     the produce itself. Delivery is unchanged: a commit flushes this producer first (at-least-once)."""
-    await topic.app.producer.send(topic.get_topic_name(), key, value, None, None, None)
+    producer = await topic.app.maybe_start_producer()  # what Topic.send does first (a no-op once started)
+    await producer.send(topic.get_topic_name(), key, value, None, None, None)
 
 
 def _reason(exc: BaseException) -> str:

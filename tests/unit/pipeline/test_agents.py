@@ -45,8 +45,7 @@ class FakeTopic:
     def app(self) -> Any:
         return self
 
-    @property
-    def producer(self) -> Any:
+    async def maybe_start_producer(self) -> Any:
         return self
 
     async def send(self, topic: str, key: bytes | None, value: bytes, *_: Any) -> None:
