@@ -87,11 +87,11 @@ def _extract_in_child(raws: Sequence[RawArticle]) -> list[Outcome]:
 
 
 def _enrich_in_child(articles: Sequence[Article]) -> list[Outcome]:
-    return _outcomes(_child_chain().enrich_for_cluster, articles, "enrich")
+    return _outcomes(_child_chain().enrich_packed, articles, "enrich")
 
 
 class CpuPool:
-    """Runs ``extract_signed`` and ``enrich_for_cluster`` of a batch over ``processes`` processes (0 = a thread):
+    """Runs ``extract_signed`` and ``enrich_packed`` of a batch over ``processes`` processes (0 = a thread):
     each outcome is a pair, the record and what its stateful stage needs precomputed, or an exception."""
 
     def __init__(self, chain: ArticleChain, processes: int) -> None:
@@ -138,9 +138,10 @@ class CpuPool:
         return await self._run(_extract_in_child, raws, "extract")
 
     async def enrich(self, articles: Sequence[Article]) -> list[Outcome]:
-        """Enriched copies (duplicates are copied, not enriched) and their words; the caller clusters them."""
+        """Enriched copies as JSON (duplicates are copied, not enriched) and their story facts; the caller
+        clusters them."""
         if self.processes == 0:
-            return await asyncio.to_thread(_outcomes, self.chain.enrich_for_cluster, articles, "enrich")
+            return await asyncio.to_thread(_outcomes, self.chain.enrich_packed, articles, "enrich")
         return await self._run(_enrich_in_child, articles, "enrich")
 
     async def _run(self, call: BatchCall, items: Sequence[Any], stage: str) -> list[Outcome]:

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from processors.cluster import ClusterConfig, StoryClusterer
+from processors.cluster import ClusterConfig, StoryClusterer, StoryFacts, story_facts
 from processors.dedup import DedupConfig, Deduplicator, Signed
 from processors.enrich import Enricher
 from processors.extract import ExtractConfig, extract_article
-from processors.records import Article, EnrichedArticle, RawArticle
+from processors.records import Article, EnrichedArticle, RawArticle, json_with
 
 
 @dataclass
@@ -68,10 +68,12 @@ class ArticleChain:
     def enrich(self, article: Article) -> EnrichedArticle:
         return self.assign_cluster(self.enrich_content(article))
 
-    def enrich_for_cluster(self, article: Article) -> tuple[EnrichedArticle, np.ndarray]:
-        """``enrich_content`` and the article's story-clustering words, both stateless (the worker's pool)."""
+    def enrich_packed(self, article: Article) -> tuple[bytes, StoryFacts]:
+        """``enrich_content`` as JSON without its dedup info, and what clustering reads of it: both stateless,
+        so the worker's pool makes them and the worker neither unpickles nor serialises the enriched article."""
         enriched = self.enrich_content(article)
-        return enriched, self.clusterer.content_words(enriched.title, enriched.text)
+        facts = story_facts(enriched, self.clusterer.content_words(enriched.title, enriched.text))
+        return enriched.model_dump_json(exclude={"dedup"}).encode("utf-8"), facts
 
     def enrich_content(self, article: Article) -> EnrichedArticle:
         """Enrich a unique article; a duplicate is not enriched again (the sink folds it into its original).
@@ -85,6 +87,12 @@ class ArticleChain:
         judged it); reads and writes the cluster store, so it runs in arrival order."""
         enriched.dedup.cluster_id = self.clusterer.assign(enriched, words)
         return enriched
+
+    def assign_packed(self, body: bytes, facts: StoryFacts) -> bytes:
+        """``assign_cluster`` for the output of ``enrich_packed``: the enriched article's JSON, dedup info
+        included, with its story cluster."""
+        cluster = self.clusterer.assign_facts(facts)
+        return json_with(body, "dedup", facts.dedup.model_copy(update={"cluster_id": cluster}).to_json())
 
     def process(self, raw: RawArticle, now: datetime | None = None) -> EnrichedArticle:
         """All stages for one raw article (offline use): raises ``Dropped`` or ``PermanentError``."""

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from processors.normalize import normalize_arabic
-from processors.records import EnrichedArticle
+from processors.records import DedupInfo, EnrichedArticle
 from processors.signature import TextSigner
 from processors.story_index import Stored, StoryIndex, pack
 
@@ -85,15 +85,17 @@ class StoryClusterer:
     def assign(self, article: EnrichedArticle, words: np.ndarray | None = None) -> str:
         """The cluster_id of ``article`` (an earlier article's when they report the same event); ``words`` is
         ``self.content_words(article.title, article.text)`` when the caller computed it already (a pool)."""
-        seen = self._known(article.id)
-        if seen is not None:
-            return seen.cluster
-        keys = story_keys(article)
         if words is None:
             words = self.content_words(article.title, article.text)
-        moment = article.published_at.timestamp()
-        cluster = self._inherited(article) or self._confirmed(article, keys, words, moment) or _own(article, keys)
-        self._remember(article.id, cluster, keys, words, moment)
+        return self.assign_facts(story_facts(article, words))
+
+    def assign_facts(self, facts: StoryFacts) -> str:
+        """``assign`` from what it reads of the article (computed beforehand, e.g. in the worker's CPU pool)."""
+        seen = self._known(facts.id)
+        if seen is not None:
+            return seen.cluster
+        cluster = self._inherited(facts) or self._confirmed(facts) or _own(facts)
+        self._remember(facts.id, cluster, facts.keys, facts.words, facts.moment)
         return cluster
 
     def expire(self, now: datetime) -> int:
@@ -118,16 +120,18 @@ class StoryClusterer:
             distinct = np.sort(hashes[np.sort(first_use)[: self.config.max_words]])
         return distinct.astype(np.uint32)
 
-    def _inherited(self, article: EnrichedArticle) -> str | None:
+    def _inherited(self, facts: StoryFacts) -> str | None:
         """A reprint belongs to its original's story cluster."""
-        if article.dedup.status == "unique" or not article.dedup.duplicate_of:
+        dedup = facts.dedup
+        if dedup.status == "unique" or not dedup.duplicate_of:
             return None
-        original = self._known(article.dedup.duplicate_of)
-        return original.cluster if original else article.dedup.cluster_id
+        original = self._known(dedup.duplicate_of)
+        return original.cluster if original else dedup.cluster_id
 
-    def _confirmed(self, article: EnrichedArticle, keys: list[str], words: np.ndarray, moment: float) -> str | None:
-        linked = article.dedup.cluster_id if article.dedup.cluster_id not in (None, article.id) else None
-        ids = self.index.ranked(keys, moment, self._window, article.id, self.config.max_candidates, first=linked)
+    def _confirmed(self, facts: StoryFacts) -> str | None:
+        keys, words, moment = facts.keys, facts.words, facts.moment
+        linked = facts.dedup.cluster_id if facts.dedup.cluster_id not in (None, facts.id) else None
+        ids = self.index.ranked(keys, moment, self._window, facts.id, self.config.max_candidates, first=linked)
         candidates = [
             (i, stored)
             for i in ids
@@ -159,6 +163,22 @@ class StoryClusterer:
         return stored
 
 
+@dataclass(frozen=True)
+class StoryFacts:
+    """What clustering reads of an enriched article: small, so the worker's CPU pool sends it instead of the
+    article (whose unpickling cost the worker more than the clustering itself)."""
+
+    id: str
+    dedup: DedupInfo  # the dedup stage's decision (status, original, lower-band cluster)
+    keys: list[str]  # story_keys
+    words: np.ndarray  # content_words of title and text
+    moment: float  # published_at, seconds since the epoch
+
+
+def story_facts(article: EnrichedArticle, words: np.ndarray) -> StoryFacts:
+    return StoryFacts(article.id, article.dedup, story_keys(article), words, article.published_at.timestamp())
+
+
 def story_keys(article: EnrichedArticle) -> list[str]:
     """Specific places (not countries) and named actors of ``article``, as matching keys."""
     keys: set[str] = set()
@@ -179,12 +199,12 @@ def story_keys(article: EnrichedArticle) -> list[str]:
 _key_name = functools.lru_cache(maxsize=1 << 14)(normalize_arabic)  # names recur from article to article
 
 
-def _own(article: EnrichedArticle, keys: list[str]) -> str:
+def _own(facts: StoryFacts) -> str:
     """No confirmed story: the article's own cluster. A lower-band text link from dedup that no shared place or
     actor confirms is dropped, unless enrichment found no keys at all (then the text link is all we know)."""
-    if article.dedup.status != "unique" or not keys:
-        return article.dedup.cluster_id or article.id
-    return article.id
+    if facts.dedup.status != "unique" or not facts.keys:
+        return facts.dedup.cluster_id or facts.id
+    return facts.id
 
 
 class _ContentHashes(dict[str, int]):

@@ -32,6 +32,14 @@ class _Record(BaseModel):
         return self.model_dump_json(exclude_none=False).encode("utf-8")
 
 
+def json_with(body: bytes, name: str, value: bytes) -> bytes:
+    """``body`` (a record's JSON object, dumped without the field ``name``) with ``name`` set to the JSON
+    ``value``: the one field a later step decides is added without serialising the record again."""
+    if body == b"{}":
+        return b'{"%s":%s}' % (name.encode(), value)
+    return b'%s,"%s":%s}' % (body[:-1], name.encode(), value)
+
+
 class RawArticle(_Record):
     """news.raw.v1: an article as a connector found it, before any processing."""
 

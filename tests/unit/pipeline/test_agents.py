@@ -16,7 +16,7 @@ from pipeline.app import PipelineTopics
 from pipeline.sinks.base import Rejection
 from processors.errors import Dropped, PermanentError, TransientError
 from processors.metrics import Counters
-from processors.records import Article, DedupInfo, EnrichedArticle, RawArticle
+from processors.records import Article, DedupInfo, EnrichedArticle, RawArticle, json_with
 
 
 @dataclass
@@ -35,11 +35,21 @@ class Event:
 
 @dataclass
 class FakeTopic:
+    """A topic whose app's producer records what the agents publish (``fail_times`` sends fail first)."""
+
     name: str
     sent: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     fail_times: int = 0
 
-    async def send(self, key: bytes | None, value: bytes) -> None:
+    @property
+    def app(self) -> Any:
+        return self
+
+    async def maybe_start_producer(self) -> Any:
+        return self
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, *_: Any) -> None:
+        assert topic == self.name
         if self.fail_times:
             self.fail_times -= 1
             raise ConnectionError("broker away")
@@ -85,11 +95,12 @@ class FakeChain:
             raise self.outcome
         return EnrichedArticle.model_validate(article.model_dump())
 
-    def enrich_for_cluster(self, article: Article) -> tuple[EnrichedArticle, None]:
-        return self.enrich_content(article), None
+    def enrich_packed(self, article: Article) -> tuple[bytes, EnrichedArticle]:
+        enriched = self.enrich_content(article)
+        return enriched.model_dump_json(exclude={"dedup"}).encode(), enriched
 
-    def assign_cluster(self, enriched: EnrichedArticle, words: None = None) -> EnrichedArticle:
-        return enriched
+    def assign_packed(self, body: bytes, enriched: EnrichedArticle) -> bytes:
+        return json_with(body, "dedup", enriched.dedup.to_json())
 
     def expire(self, now: Any) -> int:
         return 0
@@ -262,9 +273,9 @@ def test_an_article_batch_is_enriched_then_clustered_in_order():
     clustered: list[str] = []
 
     class Clustering(FakeChain):
-        def assign_cluster(self, enriched: EnrichedArticle, words: None = None) -> EnrichedArticle:
+        def assign_packed(self, body: bytes, enriched: EnrichedArticle) -> bytes:
             clustered.append(enriched.id)
-            return enriched
+            return super().assign_packed(body, enriched)
 
     stages, topics = make_stages(Clustering())
     events = [Event(article_from(raw_record(i)).to_json(), Msg("news.articles.v1", 0, i)) for i in (3, 1, 2)]

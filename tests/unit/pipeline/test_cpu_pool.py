@@ -12,8 +12,9 @@ import pytest
 
 from pipeline.cpu_pool import CpuPool
 from processors.chain import ArticleChain
+from processors.cluster import story_keys
 from processors.errors import Dropped, PermanentError, TransientError
-from processors.records import RawArticle
+from processors.records import EnrichedArticle, RawArticle, json_with
 from processors.urls import article_id
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "dedup" / "seed-article-deir-ez-zor.txt"
@@ -71,12 +72,16 @@ def test_processes_give_what_the_worker_would():
         expected, expected_size = signer.signature(article.text)
         assert (signature == expected).all() and size == expected_size
     here = [chain.enrich_content(a) for a in articles]
-    assert [e.model_dump(exclude={"enriched_at"}) for e, _ in enriched] == [
+    there = [
+        EnrichedArticle.model_validate_json(json_with(body, "dedup", facts.dedup.to_json())) for body, facts in enriched
+    ]
+    assert [e.model_dump(exclude={"enriched_at"}) for e in there] == [
         e.model_dump(exclude={"enriched_at"}) for e in here
     ]
-    for e, words in enriched:
-        assert (words == chain.clusterer.content_words(e.title, e.text)).all()
-    assert {p.name_en for p in enriched[0][0].places} >= {"Deir ez-Zor"}
+    for e, (_, facts) in zip(here, enriched, strict=True):
+        assert (facts.words == chain.clusterer.content_words(e.title, e.text)).all()
+        assert facts.keys == story_keys(e) and facts.id == e.id and facts.moment == e.published_at.timestamp()
+    assert {p.name_en for p in there[0].places} >= {"Deir ez-Zor"}
 
 
 def test_a_process_dying_on_one_article_dead_letters_only_that_one():

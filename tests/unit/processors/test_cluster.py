@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from processors.cluster import ClusterConfig, StoryClusterer, story_keys
+from processors.cluster import ClusterConfig, StoryClusterer, story_facts, story_keys
 from processors.dedup import Deduplicator
-from processors.records import DedupInfo, EnrichedArticle, Entity, Place
+from processors.records import DedupInfo, EnrichedArticle, Entity, Place, json_with
 from tests.unit.processors.devset import load_devset, to_article
 
 # What enrichment would find in the dev set (a lexicon stands in for processors.enrich here).
@@ -174,3 +174,23 @@ def test_content_words_are_the_first_distinct_stems(devset: tuple[list[dict], li
                 first_use.setdefault(zlib.crc32(_light_stem(word).encode()))
         expected = sorted(first_use)
         assert clusterer.content_words(item["title"], item["text"]).tolist() == expected
+
+
+def test_assigning_from_story_facts_sent_as_json_matches_assigning_the_article(devset: tuple[list[dict], list[dict]]):
+    """The worker's path (facts made before clustering, the record's JSON completed with its dedup info after)
+    gives the cluster and the record that assigning the article itself gives."""
+    articles, _ = devset
+    dedup, direct, packed = Deduplicator({}), StoryClusterer({}), StoryClusterer({})
+    for position, item in enumerate(articles):
+        article = to_article(item, position)
+        enriched = enrich(article, dedup.check(article))
+        facts = story_facts(enriched, packed.content_words(enriched.title, enriched.text))
+        cluster = packed.assign_facts(facts)
+        assert cluster == direct.assign(enriched.model_copy(deep=True))
+        body = json_with(enriched.model_dump_json(exclude={"dedup"}).encode(), "dedup", facts.dedup.to_json())
+        assert EnrichedArticle.model_validate_json(body) == enriched
+
+
+def test_json_with_adds_one_field_to_any_object():
+    assert json.loads(json_with(b'{"a":1}', "b", b'{"c":null}')) == {"a": 1, "b": {"c": None}}
+    assert json.loads(json_with(b"{}", "b", b"[2]")) == {"b": [2]}
