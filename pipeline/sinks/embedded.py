@@ -37,6 +37,9 @@ from processors.errors import TransientError
 from processors.normalize import normalize_arabic
 from processors.records import EnrichedArticle
 
+# the JSON goes in as the UTF-8 bytes pydantic wrote, stored as TEXT (the same value): decoding it to a str
+# only for sqlite3 to encode it back was a twentieth of indexing an article
+_INSERT_BODY = "INSERT INTO bodies(rowid, doc) VALUES (?, CAST(? AS TEXT))"
 _ITEM_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError)
 
 
@@ -57,11 +60,11 @@ def _timestamp(iso: str | None) -> int | None:
 
 @dataclass
 class _Item:
-    """An article ready to store: its document, the document's JSON, and the text its FTS row holds."""
+    """An article ready to store: its document, the document's JSON (UTF-8), and the text its FTS row holds."""
 
     article: EnrichedArticle
     document: dict[str, Any]
-    body: str
+    body: bytes
     fts: tuple[str, str]
     digest: str = ""
 
@@ -72,7 +75,7 @@ class _Item:
         # lone surrogates and other unencodable text fail here, before SQLite; the stable part is encoded once,
         # for the content hash and the stored JSON (the same fields; the volatile ones come last)
         stable, volatile = stable_json(document), volatile_json(document)
-        body = (stable[:-1] + b"," + volatile[1:] if volatile != b"{}" else stable).decode()
+        body = stable[:-1] + b"," + volatile[1:] if volatile != b"{}" else stable
         digest = hashlib.sha256(stable).hexdigest()
         return cls(article, document, body, fts_values(document), digest)
 
@@ -185,7 +188,7 @@ class EmbeddedStore:
             tags += [(tag, rowid) for tag in tag_ids]
         rowids = range(first, first + len(items))
         self.conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
-        self.conn.executemany("INSERT INTO bodies VALUES (?, ?)", zip(rowids, (i.body for i in items), strict=True))
+        self.conn.executemany(_INSERT_BODY, zip(rowids, (i.body for i in items), strict=True))
         self.conn.executemany(
             "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
             [(rowid, *item.fts) for rowid, item in zip(rowids, items, strict=True)],
@@ -234,9 +237,7 @@ class EmbeddedStore:
             if merged != stored_reported:
                 self._add_reported((existing[0], json.loads(existing[1])), merged)
         else:
-            self._upsert(
-                _Item(article, doc, to_json(doc).decode(), item.fts), digest, existing[0] if existing else None
-            )
+            self._upsert(_Item(article, doc, to_json(doc), item.fts), digest, existing[0] if existing else None)
         for orphan_rowid, _ in orphans:
             self._delete_rowid(orphan_rowid)
 
@@ -256,7 +257,7 @@ class EmbeddedStore:
             "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", self._docs_row(None, item.document, content_hash, tag_ids)
         )
         new_rowid = cursor.lastrowid
-        self.conn.execute("INSERT INTO bodies(rowid, doc) VALUES (?, ?)", (new_rowid, item.body))
+        self.conn.execute(_INSERT_BODY, (new_rowid, item.body))
         self.conn.execute("INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)", (new_rowid, *item.fts))
         self.conn.executemany("INSERT INTO doc_tags(tag, doc) VALUES (?, ?)", [(t, new_rowid) for t in tag_ids])
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.normalize import normalize_arabic, strip_invisible
+from processors.normalize import _fold_spaces, normalize_arabic, strip_invisible
 
 _REFERENCE_DELETE = [chr(c) for c in range(0x064B, 0x0660)] + ["\u0670", "\u0640"]
 _REFERENCE_DELETE += list("\u200b\u200c\u200d\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e")
@@ -69,6 +70,19 @@ def test_matches_reference_implementation(text: str) -> None:
 @given(st.text(alphabet=st.characters(min_codepoint=0x0600, max_codepoint=0x06FF) | st.sampled_from(" \n\u200f")))
 def test_matches_reference_on_arabic_block(text: str) -> None:
     assert normalize_arabic(text) == reference_normalize(text)
+
+
+def test_every_whitespace_but_the_space_is_unprintable() -> None:
+    """What the space folding's shortcut relies on, over all of Unicode (this Python's tables)."""
+    odd = [hex(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c).isprintable() and c != 0x20]
+    assert odd == []
+
+
+@given(st.lists(st.text(alphabet="اب xZ\n\t\u00a0\u2028", max_size=8), max_size=12))
+def test_space_folding_equals_split_and_join(words: list[str]) -> None:
+    for joiner in (" ", "\n", "  ", " \n"):
+        text = joiner.join(words)
+        assert _fold_spaces(text) == " ".join(text.split())
 
 
 def test_long_texts_are_keyed_like_short_ones() -> None:

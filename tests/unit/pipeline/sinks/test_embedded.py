@@ -69,6 +69,16 @@ def test_updated_article_replaces_its_document(store: Path) -> None:
     assert count_rows(store, "docs") == 1
 
 
+def test_documents_are_stored_as_json_text_on_every_write_path(store: Path) -> None:
+    """Fresh batches, replaced documents and folded duplicates all store the document as TEXT, not a BLOB."""
+    original = make_article("https://a.com/1", source="a", title="عنوان أول")
+    duplicate = make_article("https://b.com/1", source="b", dedup={"status": "duplicate", "duplicate_of": original.id})
+    write(store, [duplicate], [original], [make_article("https://a.com/1", source="a", title="عنوان ثان")])
+    with sqlite3.connect(store) as conn:
+        stored = conn.execute("SELECT typeof(doc), json_extract(doc, '$.title') FROM bodies").fetchall()
+    assert stored == [("text", "عنوان ثان")]
+
+
 def test_duplicate_adds_to_the_original_reported_by_once(store: Path) -> None:
     original = make_article("https://a.com/1", source="a")
     duplicate = make_article(
