@@ -172,7 +172,15 @@ class ListTopic:
     name: str
     sent: list[bytes] = field(default_factory=list)
 
-    async def send(self, key: bytes | None, value: bytes) -> None:
+    @property
+    def app(self) -> ListTopic:  # the agents publish through the topic's app's producer
+        return self
+
+    async def maybe_start_producer(self) -> ListTopic:
+        return self
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, *_: object) -> None:
+        assert topic == self.name
         self.sent.append(value)
 
     def get_topic_name(self) -> str:
