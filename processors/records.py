@@ -35,9 +35,16 @@ class _Record(BaseModel):
 def json_with(body: bytes, name: str, value: bytes) -> bytes:
     """``body`` (a record's JSON object, dumped without the field ``name``) with ``name`` set to the JSON
     ``value``: the one field a later step decides is added without serialising the record again."""
-    if body == b"{}":
-        return b'{"%s":%s}' % (name.encode(), value)
-    return b'%s,"%s":%s}' % (body[:-1], name.encode(), value)
+    return json_merged(body, b'{"%s":%s}' % (name.encode(), value))
+
+
+def json_merged(first: bytes, second: bytes) -> bytes:
+    """Two compact JSON objects with distinct keys as one: ``first``'s members, then ``second``'s."""
+    if first == b"{}":
+        return second
+    if second == b"{}":
+        return first
+    return first[:-1] + b"," + second[1:]
 
 
 class RawArticle(_Record):

@@ -35,7 +35,7 @@ from pipeline.sinks.documents import (
 from pipeline.sinks.embedded_schema import fts_values, open_store
 from processors.errors import TransientError
 from processors.normalize import normalize_arabic
-from processors.records import EnrichedArticle
+from processors.records import EnrichedArticle, json_merged
 
 # the JSON goes in as the UTF-8 bytes pydantic wrote, stored as TEXT (the same value): decoding it to a str
 # only for sqlite3 to encode it back was a twentieth of indexing an article
@@ -75,7 +75,7 @@ class _Item:
         # lone surrogates and other unencodable text fail here, before SQLite; the stable part is encoded once,
         # for the content hash and the stored JSON (the same fields; the volatile ones come last)
         stable, volatile = stable_json(document), volatile_json(document)
-        body = stable[:-1] + b"," + volatile[1:] if volatile != b"{}" else stable
+        body = json_merged(stable, volatile)
         digest = hashlib.sha256(stable).hexdigest()
         return cls(article, document, body, fts_values(document), digest)
 

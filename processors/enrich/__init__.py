@@ -141,12 +141,7 @@ class Enricher:
             model = Place.model_validate(self._resolver.record(entry))
             made = self._places[entry] = (model.__dict__, frozenset(model.model_fields_set))
         values, given = made
-        place = object.__new__(Place)
-        _set(place, "__dict__", {**values, "mentions": mentions})
-        _SET_FIELDS(place, set(given))
-        _SET_EXTRA(place, None)
-        _SET_PRIVATE(place, None)
-        return place
+        return _trusted(Place, {**values, "mentions": mentions}, set(given))
 
     def _add_events(self, enriched: EnrichedArticle, fields: dict[FieldName, Keyed]) -> None:
         spans = [(name, field, span) for name, field in fields.items() for span in self._events.find(field.key)]
@@ -193,13 +188,18 @@ def _construct(model: type[Model], values: dict[str, Any]) -> Model:
     if names is None:
         names = _PLAIN_FIELDS[model] = _plain_fields(model)
     if names and list(values) == names:
-        instance = object.__new__(model)
-        _set(instance, "__dict__", values)
-        _SET_FIELDS(instance, set(values))
-        _SET_EXTRA(instance, None)
-        _SET_PRIVATE(instance, None)
-        return instance
+        return _trusted(model, values, set(values))
     return model.model_construct(**values)
+
+
+def _trusted(model: type[Model], values: dict[str, Any], fields_set: set[str]) -> Model:
+    """An instance of ``model`` holding ``values`` as they are: the four slots model_construct sets."""
+    instance = object.__new__(model)
+    _set(instance, "__dict__", values)
+    _SET_FIELDS(instance, fields_set)
+    _SET_EXTRA(instance, None)
+    _SET_PRIVATE(instance, None)
+    return instance
 
 
 def _plain_fields(model: type[BaseModel]) -> list[str]:
@@ -225,16 +225,8 @@ class _Rows(Generic[Model]):
     def build(self, rows: list[dict[str, Any]]) -> list[Model]:
         if self._adapter is not None:
             return self._adapter.validate_python(rows)
-        model, new, set_dict, made = self._model, object.__new__, object.__setattr__, []
-        set_fields, set_extra, set_private = _SET_FIELDS, _SET_EXTRA, _SET_PRIVATE
-        for row in rows:
-            instance = new(model)
-            set_dict(instance, "__dict__", row)
-            set_fields(instance, set(row))
-            set_extra(instance, None)
-            set_private(instance, None)
-            made.append(instance)
-        return made
+        model = self._model
+        return [_trusted(model, row, set(row)) for row in rows]
 
 
 _PLAIN_FIELDS: dict[type, list[str]] = {}

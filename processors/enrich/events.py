@@ -57,15 +57,16 @@ class EventExtractor:
 
 def _previous_words(key: str, start: int, count: int) -> set[str]:
     """The ``count`` words before the word starting at ``start``, with and without their proclitics."""
-    words = key[max(0, start - 60) : start].split()[-count:]
-    previous = set(words)
-    previous.update(map(strip_clitics, words))
-    return previous
+    return _with_bare_forms(key[max(0, start - 60) : start].split()[-count:])
 
 
 def _following_words(key: str, end: int, count: int) -> set[str]:
     """The ``count`` words after a trigger ending at ``end`` (اشتباك لفظي, زيارة تفقدية), also without clitics."""
-    words = [word.strip(_PUNCTUATION) for word in key[end : end + 40].split()[:count]]
-    following = set(words)
-    following.update(map(strip_clitics, words))
-    return following
+    return _with_bare_forms([word.strip(_PUNCTUATION) for word in key[end : end + 40].split()[:count]])
+
+
+def _with_bare_forms(words: list[str]) -> set[str]:
+    """``words`` as they are and without their proclitics (ولفظي → لفظي), for the cancel-word lists."""
+    forms = set(words)
+    forms.update(map(strip_clitics, words))
+    return forms
