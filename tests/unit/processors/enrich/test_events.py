@@ -43,6 +43,21 @@ def test_each_required_type_is_found(enrich, text, expected):
     assert expected in {e.type for e in enrich(text).events}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("اندلعت مناوشات بين الجيش ومسلحين قرب المدينة.", "armed_clash"),
+        ("بدأ الجيش هجوما بريا لاستعادة القرى.", "armed_clash"),
+        ("وضعت الشرطة المشتبه فيه تحت تدابير الحراسة النظرية.", "arrest"),
+        ("أمر قاضي التحقيق بإيداع المتهمين الحبس المؤقت.", "arrest"),
+        ("أصدر القاضي بطاقة إيداع بالسجن في حق المتهم.", "arrest"),
+    ],
+)
+def test_regional_phrasings(enrich, text, expected):
+    """Maghrebi legal terms for custody and remand, and clash phrasings without اشتباك or معركة."""
+    assert expected in {e.type for e in enrich(text).events}
+
+
 def test_missile_launchers_are_not_a_missile_attack(enrich):
     assert "missile_attack" not in {e.type for e in enrich("استهدفت الغارات منصات إطلاق صواريخ.").events}
 
@@ -68,6 +83,11 @@ def test_trigger_offsets(enrich):
         ("أوقفت الشرطة ثلاثة مشتبه بهم.", None, "arrest"),
         ("وخلال زيارة تفقدية إلى الولاية دشن الوزير مشروعا.", "diplomacy", None),
         ("خرجت المسيرات الشعبية في المدن.", "drone_attack", "protest"),
+        ("تعادل المنتخب مع نظيره التونسي في المباراة.", "diplomacy", None),
+        ("بحث وزير الخارجية مع نظيره القطري مستجدات المنطقة.", None, "diplomacy"),
+        ("صدرت مذكرة بحث في حق شخص يوجد في حالة فرار.", "displacement", None),
+        ("وصلت قوافل الفارين من القتال إلى المدينة.", None, "displacement"),
+        ("ألقي القبض على أحد الفارين من العدالة.", "displacement", "arrest"),
     ],
 )
 def test_words_after_a_trigger_can_cancel_it(enrich, text, absent, present):

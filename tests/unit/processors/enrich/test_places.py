@@ -18,6 +18,8 @@ def _place(result, name_en_part: str):
         ("وصلت تعزيزات إلى البوكمال على الحدود.", "Abu Kamal", "SY"),
         ("هجوم على قاعدة في الشدادي بريف الحسكة.", "Shaddadi", "SY"),
         ("اقتحمت القوات مدينة نابلس فجر اليوم.", "Nablus", "PS"),
+        ("اشتباكات قرب بلدوين وسط الصومال.", "Beledweyne", "SO"),
+        ("دعا حاكم إقليم هيران في الصومال السكان إلى الهدوء.", "Hiran", "SO"),
     ],
 )
 def test_gaps_of_the_packaged_data_resolve(enrich, text, name_en, country):
