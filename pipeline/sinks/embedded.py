@@ -14,6 +14,8 @@ import json
 import sqlite3
 from array import array
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +42,7 @@ from processors.records import EnrichedArticle, json_merged
 # the JSON goes in as the UTF-8 bytes pydantic wrote, stored as TEXT (the same value): decoding it to a str
 # only for sqlite3 to encode it back was a twentieth of indexing an article
 _INSERT_BODY = "INSERT INTO bodies(rowid, doc) VALUES (?, CAST(? AS TEXT))"
+_CHUNK = 20  # items built per hand-over to the writer thread: small, so it starts soon, large enough to amortise
 _ITEM_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError)
 
 
@@ -87,11 +90,14 @@ class EmbeddedStore:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._tag_ids: dict[tuple[str, str], int] = {}  # (kind, display value) -> id
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-store")
 
     def open(self) -> None:
         self._conn = open_store(self.path)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-store")
 
     def close(self) -> None:
+        self._writer.shutdown()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -105,60 +111,81 @@ class EmbeddedStore:
     def write(self, articles: list[EnrichedArticle]) -> list[Rejection]:
         """Index a batch in one transaction (originals first, so a duplicate finds an original of its batch).
 
-        Items are checked before the transaction; the transaction runs without per-item savepoints because
-        releasing a savepoint makes FTS5 flush a segment per article (4x slower). If an item still fails
-        inside, the batch is redone with a savepoint per item, so only that item is rejected.
+        The transaction runs without per-item savepoints because releasing a savepoint makes FTS5 flush a
+        segment per article (4x slower). If an item fails inside, the batch is redone with a savepoint per
+        item, so only that item is rejected. Returns after COMMIT, with all of the batch's work done.
         """
+        ordered = sorted(articles, key=is_duplicate)
         rejections: list[Rejection] = []
         items: list[_Item] = []
-        for article in sorted(articles, key=is_duplicate):
-            try:
-                items.append(_Item.of(article))
-            except _ITEM_ERRORS as exc:
-                rejections.append(_rejection(article, exc))
+        chunks = _built(ordered, rejections)
         try:
-            self._transaction(items, per_item=False)
+            self._streamed(ordered, chunks, items)
         except _ITEM_ERRORS:
-            rejections += self._transaction(items, per_item=True)
+            items += [item for chunk in chunks for item in chunk]
+            rejections += self._one_by_one(items)
         return rejections
 
-    def _transaction(self, items: list[_Item], per_item: bool) -> list[Rejection]:
-        rejections: list[Rejection] = []
+    def _streamed(self, articles: list[EnrichedArticle], chunks: Iterator[list[_Item]], items: list[_Item]) -> None:
+        """The batch's transaction: each chunk is built here while the writer thread inserts the one before.
+
+        sqlite3 lets go of the GIL while SQLite works (FTS5 tokenizing and flushing are most of indexing), so
+        building documents in Python overlaps inserting the previous ones. Articles that touch nothing stored
+        nor each other go in together; the others after them, one by one. ``items`` gets every chunk taken.
+        """
+        conn = self.conn
+        pending: Future[None] | None = None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            fresh, rowid, later = self._fresh_ids(articles), self._next_rowid(), []
+            for chunk in chunks:
+                items += chunk
+                new = [item for item in chunk if item.article.id in fresh]
+                later += [item for item in chunk if item.article.id not in fresh]
+                if pending is not None:
+                    pending.result()
+                pending = self._writer.submit(self._insert_fresh, new, rowid)
+                rowid += len(new)
+            if pending is not None:
+                pending.result()
+            for item in later:
+                self._write_one(item)
+            conn.execute("COMMIT")
+        except BaseException:
+            if pending is not None:
+                wait([pending])  # never two threads on the connection at once
+            self._rollback()
+            raise
+
+    def _one_by_one(self, items: list[_Item]) -> list[Rejection]:
+        """The batch again in one transaction, a savepoint per item: an item that fails is rejected alone."""
+        rejections = []
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if per_item:
-                rejections = self._one_by_one(items)
-            else:
-                fresh = self._fresh(items)
-                self._insert_fresh([item for item, new in zip(items, fresh, strict=True) if new])
-                for item, new in zip(items, fresh, strict=True):
-                    if not new:
-                        self._write_one(item)
+            for item in items:
+                conn.execute("SAVEPOINT item")
+                try:
+                    self._write_one(item)
+                except _ITEM_ERRORS as exc:
+                    conn.execute("ROLLBACK TO item")
+                    self._tag_ids.clear()
+                    rejections.append(_rejection(item.article, exc))
+                conn.execute("RELEASE item")
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._tag_ids.clear()  # ids inserted by the rolled-back transaction no longer exist
+            self._rollback()
             raise
         return rejections
 
-    def _one_by_one(self, items: list[_Item]) -> list[Rejection]:
-        rejections = []
-        for item in items:
-            self.conn.execute("SAVEPOINT item")
-            try:
-                self._write_one(item)
-            except _ITEM_ERRORS as exc:
-                self.conn.execute("ROLLBACK TO item")
-                self._tag_ids.clear()
-                rejections.append(_rejection(item.article, exc))
-            self.conn.execute("RELEASE item")
-        return rejections
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        self._tag_ids.clear()  # ids inserted by the rolled-back transaction no longer exist
 
-    def _fresh(self, items: list[_Item]) -> list[bool]:
-        """Which items touch nothing stored nor any other item of the batch (so their order does not matter)."""
-        ids = [item.article.id for item in items]
+    def _fresh_ids(self, articles: list[EnrichedArticle]) -> set[str]:
+        """Ids of the articles that touch nothing stored nor any other article of the batch (order-free)."""
+        ids = [article.id for article in articles]
         known = {
             key
             for (key,) in self.conn.execute(
@@ -167,20 +194,25 @@ class EmbeddedStore:
                 (json.dumps(ids),),
             )
         }
-        mentions = Counter(ids) + Counter(_duplicate_of(item.document) for item in items)
-        return [
-            not is_duplicate(item.article) and item.article.id not in known and mentions[item.article.id] == 1
-            for item in items
-        ]
+        mentions = Counter(ids) + Counter(_original_id(article) for article in articles)
+        return {
+            article.id
+            for article in articles
+            if not is_duplicate(article) and article.id not in known and mentions[article.id] == 1
+        }
 
-    def _insert_fresh(self, items: list[_Item]) -> None:
-        """Insert new documents together: a few statements for the batch, not a few per document."""
+    def _next_rowid(self) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'docs'), 0),"
+                " coalesce((SELECT max(rowid) FROM docs), 0)) + 1"
+            ).fetchone()[0]
+        )
+
+    def _insert_fresh(self, items: list[_Item], first: int) -> None:
+        """Insert new documents together from rowid ``first``: a few statements for them, not a few each."""
         if not items:
             return
-        first = self.conn.execute(
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'docs'), 0),"
-            " coalesce((SELECT max(rowid) FROM docs), 0)) + 1"
-        ).fetchone()[0]
         rows, tags = [], []
         for rowid, item in enumerate(items, start=first):
             tag_ids = self._tag_ids_of(item.document)
@@ -298,6 +330,26 @@ class EmbeddedStore:
 
 def _duplicate_of(doc: dict[str, Any]) -> str | None:
     return doc["dedup"]["duplicate_of"] if doc["dedup"]["status"] != "unique" else None
+
+
+def _original_id(article: EnrichedArticle) -> str | None:
+    """``_duplicate_of`` of the article's document, read from the article."""
+    return article.dedup.duplicate_of if article.dedup.status != "unique" else None
+
+
+def _built(articles: list[EnrichedArticle], rejections: list[Rejection]) -> Iterator[list[_Item]]:
+    """The articles' items, ``_CHUNK`` at a time; an article that cannot be stored becomes a rejection."""
+    chunk: list[_Item] = []
+    for article in articles:
+        try:
+            chunk.append(_Item.of(article))
+        except _ITEM_ERRORS as exc:
+            rejections.append(_rejection(article, exc))
+        if len(chunk) == _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _as_reported(doc: dict[str, Any]) -> list[dict[str, Any]]:
