@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from pipeline.search import SearchQuery
 from pipeline.settings import Settings
+from pipeline.sinks import embedded
 from pipeline.sinks.base import open_sink
 from pipeline.sinks.embedded import EmbeddedSink, EmbeddedStore
 from pipeline.sinks.embedded_search import EmbeddedSearcher, StoreNotFound
@@ -111,6 +113,64 @@ def test_an_unencodable_article_is_rejected_and_the_rest_indexed(store: Path) ->
     assert [r.article_id for r in results[0]] == [bad.id]
     assert "UnicodeEncodeError" in results[0][0].reason
     assert search(store).total == 1
+
+
+def _failing_for(monkeypatch, article_id: str, error: Exception) -> None:
+    """Make storing one article's row fail inside the transaction (after its item was built)."""
+    docs_row = EmbeddedStore._docs_row
+
+    def failing(rowid, doc, digest, tag_ids):  # type: ignore[no-untyped-def]
+        if doc["id"] == article_id:
+            raise error
+        return docs_row(rowid, doc, digest, tag_ids)
+
+    monkeypatch.setattr(EmbeddedStore, "_docs_row", staticmethod(failing))
+
+
+def test_an_item_failing_inside_the_transaction_is_rejected_alone(store: Path, monkeypatch) -> None:
+    """Across the chunks the writer thread inserts: the batch is redone one by one, only the item is rejected."""
+    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(3 * embedded._CHUNK + 5)]
+    failing = batch[embedded._CHUNK + 1]  # found when the next chunk is built: two more remain to build
+    _failing_for(monkeypatch, failing.id, OverflowError("Python int too large to convert to SQLite INTEGER"))
+    [rejections] = write(store, batch)
+    assert [(r.article_id, r.reason.split(":")[0]) for r in rejections] == [(failing.id, "OverflowError")]
+    assert count_rows(store, "docs") == count_rows(store, "fts") == len(batch) - 1
+    assert search(store, text="خبر").total == len(batch) - 1
+
+
+def test_a_store_error_on_the_writer_thread_rolls_the_whole_batch_back(store: Path, monkeypatch) -> None:
+    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(2 * embedded._CHUNK)]
+    write(store, [make_article("https://a.com/kept", title="خبر سابق")])
+    before = [count_rows(store, table) for table in ("docs", "bodies", "fts", "doc_tags", "tags")]
+    _failing_for(monkeypatch, batch[-1].id, sqlite3.OperationalError("disk I/O error"))
+    with pytest.raises(TransientError, match="disk I/O error"):
+        write(store, batch)
+    assert [count_rows(store, table) for table in ("docs", "bodies", "fts", "doc_tags", "tags")] == before
+    monkeypatch.undo()
+    assert write(store, batch) == [[]]  # and the next write goes through, tag ids read afresh
+    assert search(store, text="خبر").total == len(batch) + 1
+    assert search(store, places=["دير الزور"]).total == len(batch) + 1
+
+
+def test_duplicates_fold_into_originals_of_earlier_chunks(store: Path) -> None:
+    originals = [make_article(f"https://a.com/{i}", source="a") for i in range(2 * embedded._CHUNK)]
+    duplicates = [
+        make_article(f"https://b.com/{i}", source="b", dedup={"status": "duplicate", "duplicate_of": o.id})
+        for i, o in enumerate(originals[::7])
+    ]
+    assert write(store, [*duplicates, *originals, originals[3]]) == [[]]  # one original twice, across chunks
+    result = search(store, text="غارات", limit=100)
+    assert result.total == len(originals)
+    folded = {hit.id: [entry["id"] for entry in hit.reported_by] for hit in result.hits if hit.reported_by}
+    assert folded == {o.id: [d.id] for o, d in zip(originals[::7], duplicates, strict=True)}
+
+
+def test_closing_the_store_stops_its_writer_thread(store: Path) -> None:
+    writer = EmbeddedStore(store)
+    writer.open()
+    writer.write([make_article(f"https://a.com/{i}") for i in range(embedded._CHUNK + 1)])
+    writer.close()
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("embedded-store")]
 
 
 def test_a_locked_store_raises_transient_error(store: Path) -> None:
