@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,10 +15,13 @@ import pytest
 from pipeline.search import SearchQuery
 from pipeline.settings import Settings
 from pipeline.sinks import embedded
+from pipeline.sinks.analysis import Analyzer
 from pipeline.sinks.base import open_sink
 from pipeline.sinks.embedded import EmbeddedSink, EmbeddedStore
+from pipeline.sinks.embedded_schema import FTS, fts_text
 from pipeline.sinks.embedded_search import EmbeddedSearcher, StoreNotFound
 from processors.errors import ConfigError, TransientError
+from processors.normalize import normalize_arabic
 from tests.unit.pipeline.sinks.factory import make_article
 
 
@@ -343,6 +348,10 @@ CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize = 'unicode61 remove_di
 CREATE VIRTUAL TABLE fts_terms USING fts5vocab(fts, 'row');
 """
 
+SCHEMA_4_FTS = (
+    "CREATE VIRTUAL TABLE fts USING fts5(title, body, content = '', tokenize = 'unicode61 remove_diacritics 0')"
+)
+
 
 def test_a_schema_3_store_is_migrated_on_open_and_keeps_its_documents(store: Path) -> None:
     write(store, [make_article("https://a.com/1", title="قصف على غزة"), make_article("https://a.com/2")])
@@ -365,7 +374,57 @@ def test_a_schema_3_store_is_migrated_on_open_and_keeps_its_documents(store: Pat
     assert search(old, text="غارات").total == 2  # both bodies, indexed again from the stored documents
     assert count_rows(old, "docs") == count_rows(old, "fts") == 2
     with sqlite3.connect(old) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
+
+
+def test_a_schema_4_store_gets_its_text_index_rebuilt_on_open(store: Path) -> None:
+    """Schema 4 indexed with unicode61, which keeps a combining mark NFKC cannot compose in the word (the query
+    side does not): the index is rebuilt on open with the query side's words, and a rewrite still deletes them."""
+    write(store, [make_article("https://a.com/1", title="قصف على غزة\u0301"), make_article("https://a.com/2")])
+    with sqlite3.connect(store) as conn:  # the same documents, indexed as schema 4 did
+        bodies = conn.execute("SELECT rowid, doc FROM bodies").fetchall()
+        conn.execute("DROP TABLE fts_terms")
+        conn.execute("DROP TABLE fts")
+        conn.execute(SCHEMA_4_FTS)
+        conn.execute("CREATE VIRTUAL TABLE fts_terms USING fts5vocab(fts, 'row')")
+        for rowid, doc in bodies:
+            fields = json.loads(doc)
+            old = (normalize_arabic(fields["title"]), normalize_arabic(fields["text"]))
+            conn.execute("INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)", (rowid, *old))
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    assert search(store, text="غزة").total == 0  # the index holds "غزه\u0301"
+    write(store, [])  # opening the store rebuilds the index
+    assert search(store, text="غزة").total == 1
+    assert write(store, [make_article("https://a.com/1", title="خبر معدل")]) == [[]]
+    assert search(store, text="غزة").total == 0
+    assert search(store, text="معدل").total == 1
+    assert search(store, text="غارات").total == 2
+    assert count_rows(store, "docs") == count_rows(store, "fts") == 2
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
+
+
+def _fts_tokens(texts: list[str]) -> list[list[str]]:
+    """What the store's FTS5 table makes of each text, token by token."""
+    conn = sqlite3.connect(":memory:")
+    for statement in FTS.split(";")[:1]:
+        conn.execute(statement)
+    conn.execute("CREATE VIRTUAL TABLE fts_instances USING fts5vocab(fts, 'instance')")
+    conn.executemany("INSERT INTO fts(rowid, title, body) VALUES (?, '', ?)", enumerate(texts, start=1))
+    tokens: list[list[str]] = [[] for _ in texts]
+    for term, doc in conn.execute("SELECT term, doc FROM fts_instances ORDER BY doc, offset"):
+        tokens[doc - 1].append(term)
+    return tokens
+
+
+def test_the_index_holds_the_words_the_query_side_finds_over_all_of_unicode() -> None:
+    """Every code point, inside a word and alone: FTS5's tokens of ``fts_text`` are ``Analyzer.words`` (as FTS5
+    tokenizes a quoted query word: split at ``_``), so an indexed text and a query agree on every character."""
+    points = [chr(c) for c in range(1, sys.maxunicode + 1) if not 0xD800 <= c < 0xE000]
+    texts = [" ".join(f"ب{p}a{p}" for p in points[i : i + 2048]) for i in range(0, len(points), 2048)]
+    texts += ["، ".join(points[i : i + 2048]) for i in range(0, len(points), 2048)]
+    words = [[piece for word in Analyzer().words(text) for piece in word.split("_") if piece] for text in texts]
+    assert _fts_tokens([fts_text(text) for text in texts]) == words
 
 
 def test_another_normaliser_rebuilds_the_text_index(store: Path) -> None:
