@@ -3,21 +3,19 @@
 One file, WAL journal (readers search while the pipeline writes), one writer; the tables are described in
 ``embedded_schema``. A batch is one transaction. Articles that touch nothing already stored (new ids, no
 duplicate folding, no orphans waiting for them: nearly all of them) are inserted together, a few statements per
-batch; the others go one by one through the read-merge-write path that keeps ``reported_by`` and idempotence.
+chunk of them, by a writer thread while the calling thread builds the next chunk (``embedded_items``); the
+others go one by one through the read-merge-write path that keeps ``reported_by`` and idempotence.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 from array import array
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,58 +27,27 @@ from pipeline.sinks.documents import (
     is_duplicate,
     merge_reported,
     reported_entry,
-    stable_json,
-    to_document,
-    volatile_json,
     with_reported,
+)
+from pipeline.sinks.embedded_items import (
+    ITEM_ERRORS,
+    Item,
+    as_reported,
+    built,
+    document_tags,
+    duplicate_of,
+    original_id,
+    rejection,
+    timestamp,
 )
 from pipeline.sinks.embedded_schema import fts_values, open_store
 from processors.errors import TransientError
 from processors.normalize import normalize_arabic
-from processors.records import EnrichedArticle, json_merged
+from processors.records import EnrichedArticle
 
 # the JSON goes in as the UTF-8 bytes pydantic wrote, stored as TEXT (the same value): decoding it to a str
 # only for sqlite3 to encode it back was a twentieth of indexing an article
 _INSERT_BODY = "INSERT INTO bodies(rowid, doc) VALUES (?, CAST(? AS TEXT))"
-_CHUNK = 20  # items built per hand-over to the writer thread: small, so it starts soon, large enough to amortise
-_ITEM_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError)
-
-
-def document_tags(doc: dict[str, Any]) -> list[tuple[str, str]]:
-    """(facet, display value) pairs of a document: what filters match and facets count."""
-    tags = [("source", doc["source"])]
-    tags += [("country", code) for code in doc["country_codes"]]
-    tags += [("place", place["name"]) for place in doc["places"]]
-    tags += [("person", name) for name in doc["persons"]]
-    tags += [("organization", name) for name in doc["organizations"]]
-    tags += [("event_type", name) for name in doc["event_types"]]
-    return tags
-
-
-def _timestamp(iso: str | None) -> int | None:
-    return int(datetime.fromisoformat(iso).timestamp()) if iso else None
-
-
-@dataclass
-class _Item:
-    """An article ready to store: its document, the document's JSON (UTF-8), and the text its FTS row holds."""
-
-    article: EnrichedArticle
-    document: dict[str, Any]
-    body: bytes
-    fts: tuple[str, str]
-    digest: str = ""
-
-    @classmethod
-    def of(cls, article: EnrichedArticle) -> _Item:
-        document = to_document(article)
-        document = with_reported(document, document["reported_by"])
-        # lone surrogates and other unencodable text fail here, before SQLite; the stable part is encoded once,
-        # for the content hash and the stored JSON (the same fields; the volatile ones come last)
-        stable, volatile = stable_json(document), volatile_json(document)
-        body = json_merged(stable, volatile)
-        digest = hashlib.sha256(stable).hexdigest()
-        return cls(article, document, body, fts_values(document), digest)
 
 
 class EmbeddedStore:
@@ -117,16 +84,16 @@ class EmbeddedStore:
         """
         ordered = sorted(articles, key=is_duplicate)
         rejections: list[Rejection] = []
-        items: list[_Item] = []
-        chunks = _built(ordered, rejections)
+        items: list[Item] = []
+        chunks = built(ordered, rejections)
         try:
             self._streamed(ordered, chunks, items)
-        except _ITEM_ERRORS:
+        except ITEM_ERRORS:
             items += [item for chunk in chunks for item in chunk]
             rejections += self._one_by_one(items)
         return rejections
 
-    def _streamed(self, articles: list[EnrichedArticle], chunks: Iterator[list[_Item]], items: list[_Item]) -> None:
+    def _streamed(self, articles: list[EnrichedArticle], chunks: Iterator[list[Item]], items: list[Item]) -> None:
         """The batch's transaction: each chunk is built here while the writer thread inserts the one before.
 
         sqlite3 lets go of the GIL while SQLite works (FTS5 tokenizing and flushing are most of indexing), so
@@ -157,7 +124,7 @@ class EmbeddedStore:
             self._rollback()
             raise
 
-    def _one_by_one(self, items: list[_Item]) -> list[Rejection]:
+    def _one_by_one(self, items: list[Item]) -> list[Rejection]:
         """The batch again in one transaction, a savepoint per item: an item that fails is rejected alone."""
         rejections = []
         conn = self.conn
@@ -167,10 +134,10 @@ class EmbeddedStore:
                 conn.execute("SAVEPOINT item")
                 try:
                     self._write_one(item)
-                except _ITEM_ERRORS as exc:
+                except ITEM_ERRORS as exc:
                     conn.execute("ROLLBACK TO item")
                     self._tag_ids.clear()
-                    rejections.append(_rejection(item.article, exc))
+                    rejections.append(rejection(item.article, exc))
                 conn.execute("RELEASE item")
             conn.execute("COMMIT")
         except BaseException:
@@ -194,7 +161,7 @@ class EmbeddedStore:
                 (json.dumps(ids),),
             )
         }
-        mentions = Counter(ids) + Counter(_original_id(article) for article in articles)
+        mentions = Counter(ids) + Counter(original_id(article) for article in articles)
         return {
             article.id
             for article in articles
@@ -209,7 +176,7 @@ class EmbeddedStore:
             ).fetchone()[0]
         )
 
-    def _insert_fresh(self, items: list[_Item], first: int) -> None:
+    def _insert_fresh(self, items: list[Item], first: int) -> None:
         """Insert new documents together from rowid ``first``: a few statements for them, not a few each."""
         if not items:
             return
@@ -227,7 +194,7 @@ class EmbeddedStore:
         )
         self.conn.executemany("INSERT INTO doc_tags(tag, doc) VALUES (?, ?)", tags)
 
-    def _write_one(self, item: _Item) -> None:
+    def _write_one(self, item: Item) -> None:
         article = item.article
         if is_duplicate(article):
             original = self._load(article.dedup.duplicate_of or "")
@@ -253,7 +220,7 @@ class EmbeddedStore:
             updated = to_json(with_reported(doc, merged)).decode()
             self.conn.execute("UPDATE bodies SET doc = ? WHERE rowid = ?", (updated, rowid))
 
-    def _index(self, item: _Item) -> None:
+    def _index(self, item: Item) -> None:
         article, doc = item.article, item.document
         existing = self.conn.execute(
             "SELECT d.rowid, b.doc, d.content_hash FROM docs d JOIN bodies b ON b.rowid = d.rowid WHERE d.id = ?",
@@ -261,7 +228,7 @@ class EmbeddedStore:
         ).fetchone()
         stored_reported = json.loads(existing[1]).get("reported_by", []) if existing else []
         orphans = self._orphans(article.id)
-        orphan_entries = [entry for _, orphan in orphans for entry in _as_reported(orphan)]
+        orphan_entries = [entry for _, orphan in orphans for entry in as_reported(orphan)]
         merged = merge_reported(stored_reported, doc["reported_by"] + orphan_entries, article.id)
         doc = with_reported(doc, merged)
         digest = content_hash(doc)
@@ -269,7 +236,7 @@ class EmbeddedStore:
             if merged != stored_reported:
                 self._add_reported((existing[0], json.loads(existing[1])), merged)
         else:
-            self._upsert(_Item(article, doc, to_json(doc), item.fts), digest, existing[0] if existing else None)
+            self._upsert(Item(article, doc, to_json(doc), item.fts), digest, existing[0] if existing else None)
         for orphan_rowid, _ in orphans:
             self._delete_rowid(orphan_rowid)
 
@@ -281,7 +248,7 @@ class EmbeddedStore:
         )
         return [(rowid, json.loads(doc)) for rowid, doc in rows.fetchall()]
 
-    def _upsert(self, item: _Item, content_hash: str, rowid: int | None) -> None:
+    def _upsert(self, item: Item, content_hash: str, rowid: int | None) -> None:
         if rowid is not None:
             self._delete_rowid(rowid)
         tag_ids = self._tag_ids_of(item.document)
@@ -296,7 +263,7 @@ class EmbeddedStore:
     @staticmethod
     def _docs_row(rowid: int | None, doc: dict[str, Any], digest: str, tag_ids: list[int]) -> tuple[Any, ...]:
         packed = array("i", tag_ids).tobytes()
-        return (rowid, doc["id"], _timestamp(doc["published_at"]), _duplicate_of(doc), digest, packed)
+        return (rowid, doc["id"], timestamp(doc["published_at"]), duplicate_of(doc), digest, packed)
 
     def _delete_rowid(self, rowid: int) -> None:
         row = self.conn.execute(
@@ -326,42 +293,6 @@ class EmbeddedStore:
             row = self.conn.execute("SELECT id FROM tags WHERE kind = ? AND key = ?", (kind, key)).fetchone()
             found = self._tag_ids[(kind, value)] = row[0]
         return found
-
-
-def _duplicate_of(doc: dict[str, Any]) -> str | None:
-    return doc["dedup"]["duplicate_of"] if doc["dedup"]["status"] != "unique" else None
-
-
-def _original_id(article: EnrichedArticle) -> str | None:
-    """``_duplicate_of`` of the article's document, read from the article."""
-    return article.dedup.duplicate_of if article.dedup.status != "unique" else None
-
-
-def _built(articles: list[EnrichedArticle], rejections: list[Rejection]) -> Iterator[list[_Item]]:
-    """The articles' items, ``_CHUNK`` at a time; an article that cannot be stored becomes a rejection."""
-    chunk: list[_Item] = []
-    for article in articles:
-        try:
-            chunk.append(_Item.of(article))
-        except _ITEM_ERRORS as exc:
-            rejections.append(_rejection(article, exc))
-        if len(chunk) == _CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _as_reported(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """An orphan duplicate document as reported_by entries: itself, then whatever it had gathered."""
-    own = {"id": doc["id"], "source": doc["source"], "url": doc["url"], "published_at": doc["published_at"]}
-    return [own, *(doc.get("reported_by") or [])]
-
-
-def _rejection(article: EnrichedArticle, exc: Exception) -> Rejection:
-    # ensure_ascii escapes lone surrogates, so even the text that could not be stored is kept whole
-    document = json.dumps(article.model_dump(mode="json"), ensure_ascii=True)
-    return Rejection(article_id=article.id, reason=f"{type(exc).__name__}: {exc}", document=document)
 
 
 class EmbeddedSink:

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.search import SearchQuery
 from pipeline.settings import Settings
-from pipeline.sinks import embedded
+from pipeline.sinks import embedded_items
 from pipeline.sinks.analysis import Analyzer
 from pipeline.sinks.base import open_sink
 from pipeline.sinks.embedded import EmbeddedSink, EmbeddedStore
@@ -134,8 +134,8 @@ def _failing_for(monkeypatch, article_id: str, error: Exception) -> None:
 
 def test_an_item_failing_inside_the_transaction_is_rejected_alone(store: Path, monkeypatch) -> None:
     """Across the chunks the writer thread inserts: the batch is redone one by one, only the item is rejected."""
-    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(3 * embedded._CHUNK + 5)]
-    failing = batch[embedded._CHUNK + 1]  # found when the next chunk is built: two more remain to build
+    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(3 * embedded_items.CHUNK + 5)]
+    failing = batch[embedded_items.CHUNK + 1]  # found when the next chunk is built: two more remain to build
     _failing_for(monkeypatch, failing.id, OverflowError("Python int too large to convert to SQLite INTEGER"))
     [rejections] = write(store, batch)
     assert [(r.article_id, r.reason.split(":")[0]) for r in rejections] == [(failing.id, "OverflowError")]
@@ -144,7 +144,7 @@ def test_an_item_failing_inside_the_transaction_is_rejected_alone(store: Path, m
 
 
 def test_a_store_error_on_the_writer_thread_rolls_the_whole_batch_back(store: Path, monkeypatch) -> None:
-    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(2 * embedded._CHUNK)]
+    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(2 * embedded_items.CHUNK)]
     write(store, [make_article("https://a.com/kept", title="خبر سابق")])
     before = [count_rows(store, table) for table in ("docs", "bodies", "fts", "doc_tags", "tags")]
     _failing_for(monkeypatch, batch[-1].id, sqlite3.OperationalError("disk I/O error"))
@@ -158,7 +158,7 @@ def test_a_store_error_on_the_writer_thread_rolls_the_whole_batch_back(store: Pa
 
 
 def test_duplicates_fold_into_originals_of_earlier_chunks(store: Path) -> None:
-    originals = [make_article(f"https://a.com/{i}", source="a") for i in range(2 * embedded._CHUNK)]
+    originals = [make_article(f"https://a.com/{i}", source="a") for i in range(2 * embedded_items.CHUNK)]
     duplicates = [
         make_article(f"https://b.com/{i}", source="b", dedup={"status": "duplicate", "duplicate_of": o.id})
         for i, o in enumerate(originals[::7])
@@ -173,7 +173,7 @@ def test_duplicates_fold_into_originals_of_earlier_chunks(store: Path) -> None:
 def test_closing_the_store_stops_its_writer_thread(store: Path) -> None:
     writer = EmbeddedStore(store)
     writer.open()
-    writer.write([make_article(f"https://a.com/{i}") for i in range(embedded._CHUNK + 1)])
+    writer.write([make_article(f"https://a.com/{i}") for i in range(embedded_items.CHUNK + 1)])
     writer.close()
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("embedded-store")]
 
