@@ -3,19 +3,19 @@
 One file, WAL journal (readers search while the pipeline writes), one writer; the tables are described in
 ``embedded_schema``. A batch is one transaction. Articles that touch nothing already stored (new ids, no
 duplicate folding, no orphans waiting for them: nearly all of them) are inserted together, a few statements per
-batch; the others go one by one through the read-merge-write path that keeps ``reported_by`` and idempotence.
+chunk of them, by a writer thread while the calling thread builds the next chunk (``embedded_items``); the
+others go one by one through the read-merge-write path that keeps ``reported_by`` and idempotence.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 from array import array
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -27,57 +27,27 @@ from pipeline.sinks.documents import (
     is_duplicate,
     merge_reported,
     reported_entry,
-    stable_json,
-    to_document,
-    volatile_json,
     with_reported,
+)
+from pipeline.sinks.embedded_items import (
+    ITEM_ERRORS,
+    Item,
+    as_reported,
+    built,
+    document_tags,
+    duplicate_of,
+    original_id,
+    rejection,
+    timestamp,
 )
 from pipeline.sinks.embedded_schema import fts_values, open_store
 from processors.errors import TransientError
 from processors.normalize import normalize_arabic
-from processors.records import EnrichedArticle, json_merged
+from processors.records import EnrichedArticle
 
 # the JSON goes in as the UTF-8 bytes pydantic wrote, stored as TEXT (the same value): decoding it to a str
 # only for sqlite3 to encode it back was a twentieth of indexing an article
 _INSERT_BODY = "INSERT INTO bodies(rowid, doc) VALUES (?, CAST(? AS TEXT))"
-_ITEM_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError)
-
-
-def document_tags(doc: dict[str, Any]) -> list[tuple[str, str]]:
-    """(facet, display value) pairs of a document: what filters match and facets count."""
-    tags = [("source", doc["source"])]
-    tags += [("country", code) for code in doc["country_codes"]]
-    tags += [("place", place["name"]) for place in doc["places"]]
-    tags += [("person", name) for name in doc["persons"]]
-    tags += [("organization", name) for name in doc["organizations"]]
-    tags += [("event_type", name) for name in doc["event_types"]]
-    return tags
-
-
-def _timestamp(iso: str | None) -> int | None:
-    return int(datetime.fromisoformat(iso).timestamp()) if iso else None
-
-
-@dataclass
-class _Item:
-    """An article ready to store: its document, the document's JSON (UTF-8), and the text its FTS row holds."""
-
-    article: EnrichedArticle
-    document: dict[str, Any]
-    body: bytes
-    fts: tuple[str, str]
-    digest: str = ""
-
-    @classmethod
-    def of(cls, article: EnrichedArticle) -> _Item:
-        document = to_document(article)
-        document = with_reported(document, document["reported_by"])
-        # lone surrogates and other unencodable text fail here, before SQLite; the stable part is encoded once,
-        # for the content hash and the stored JSON (the same fields; the volatile ones come last)
-        stable, volatile = stable_json(document), volatile_json(document)
-        body = json_merged(stable, volatile)
-        digest = hashlib.sha256(stable).hexdigest()
-        return cls(article, document, body, fts_values(document), digest)
 
 
 class EmbeddedStore:
@@ -87,11 +57,14 @@ class EmbeddedStore:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._tag_ids: dict[tuple[str, str], int] = {}  # (kind, display value) -> id
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-store")
 
     def open(self) -> None:
         self._conn = open_store(self.path)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-store")
 
     def close(self) -> None:
+        self._writer.shutdown()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -105,60 +78,81 @@ class EmbeddedStore:
     def write(self, articles: list[EnrichedArticle]) -> list[Rejection]:
         """Index a batch in one transaction (originals first, so a duplicate finds an original of its batch).
 
-        Items are checked before the transaction; the transaction runs without per-item savepoints because
-        releasing a savepoint makes FTS5 flush a segment per article (4x slower). If an item still fails
-        inside, the batch is redone with a savepoint per item, so only that item is rejected.
+        The transaction runs without per-item savepoints because releasing a savepoint makes FTS5 flush a
+        segment per article (4x slower). If an item fails inside, the batch is redone with a savepoint per
+        item, so only that item is rejected. Returns after COMMIT, with all of the batch's work done.
         """
+        ordered = sorted(articles, key=is_duplicate)
         rejections: list[Rejection] = []
-        items: list[_Item] = []
-        for article in sorted(articles, key=is_duplicate):
-            try:
-                items.append(_Item.of(article))
-            except _ITEM_ERRORS as exc:
-                rejections.append(_rejection(article, exc))
+        items: list[Item] = []
+        chunks = built(ordered, rejections)
         try:
-            self._transaction(items, per_item=False)
-        except _ITEM_ERRORS:
-            rejections += self._transaction(items, per_item=True)
+            self._streamed(ordered, chunks, items)
+        except ITEM_ERRORS:
+            items += [item for chunk in chunks for item in chunk]
+            rejections += self._one_by_one(items)
         return rejections
 
-    def _transaction(self, items: list[_Item], per_item: bool) -> list[Rejection]:
-        rejections: list[Rejection] = []
+    def _streamed(self, articles: list[EnrichedArticle], chunks: Iterator[list[Item]], items: list[Item]) -> None:
+        """The batch's transaction: each chunk is built here while the writer thread inserts the one before.
+
+        sqlite3 lets go of the GIL while SQLite works (FTS5 tokenizing and flushing are most of indexing), so
+        building documents in Python overlaps inserting the previous ones. Articles that touch nothing stored
+        nor each other go in together; the others after them, one by one. ``items`` gets every chunk taken.
+        """
+        conn = self.conn
+        pending: Future[None] | None = None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            fresh, rowid, later = self._fresh_ids(articles), self._next_rowid(), []
+            for chunk in chunks:
+                items += chunk
+                new = [item for item in chunk if item.article.id in fresh]
+                later += [item for item in chunk if item.article.id not in fresh]
+                if pending is not None:
+                    pending.result()
+                pending = self._writer.submit(self._insert_fresh, new, rowid)
+                rowid += len(new)
+            if pending is not None:
+                pending.result()
+            for item in later:
+                self._write_one(item)
+            conn.execute("COMMIT")
+        except BaseException:
+            if pending is not None:
+                wait([pending])  # never two threads on the connection at once
+            self._rollback()
+            raise
+
+    def _one_by_one(self, items: list[Item]) -> list[Rejection]:
+        """The batch again in one transaction, a savepoint per item: an item that fails is rejected alone."""
+        rejections = []
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if per_item:
-                rejections = self._one_by_one(items)
-            else:
-                fresh = self._fresh(items)
-                self._insert_fresh([item for item, new in zip(items, fresh, strict=True) if new])
-                for item, new in zip(items, fresh, strict=True):
-                    if not new:
-                        self._write_one(item)
+            for item in items:
+                conn.execute("SAVEPOINT item")
+                try:
+                    self._write_one(item)
+                except ITEM_ERRORS as exc:
+                    conn.execute("ROLLBACK TO item")
+                    self._tag_ids.clear()
+                    rejections.append(rejection(item.article, exc))
+                conn.execute("RELEASE item")
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._tag_ids.clear()  # ids inserted by the rolled-back transaction no longer exist
+            self._rollback()
             raise
         return rejections
 
-    def _one_by_one(self, items: list[_Item]) -> list[Rejection]:
-        rejections = []
-        for item in items:
-            self.conn.execute("SAVEPOINT item")
-            try:
-                self._write_one(item)
-            except _ITEM_ERRORS as exc:
-                self.conn.execute("ROLLBACK TO item")
-                self._tag_ids.clear()
-                rejections.append(_rejection(item.article, exc))
-            self.conn.execute("RELEASE item")
-        return rejections
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        self._tag_ids.clear()  # ids inserted by the rolled-back transaction no longer exist
 
-    def _fresh(self, items: list[_Item]) -> list[bool]:
-        """Which items touch nothing stored nor any other item of the batch (so their order does not matter)."""
-        ids = [item.article.id for item in items]
+    def _fresh_ids(self, articles: list[EnrichedArticle]) -> set[str]:
+        """Ids of the articles that touch nothing stored nor any other article of the batch (order-free)."""
+        ids = [article.id for article in articles]
         known = {
             key
             for (key,) in self.conn.execute(
@@ -167,20 +161,25 @@ class EmbeddedStore:
                 (json.dumps(ids),),
             )
         }
-        mentions = Counter(ids) + Counter(_duplicate_of(item.document) for item in items)
-        return [
-            not is_duplicate(item.article) and item.article.id not in known and mentions[item.article.id] == 1
-            for item in items
-        ]
+        mentions = Counter(ids) + Counter(original_id(article) for article in articles)
+        return {
+            article.id
+            for article in articles
+            if not is_duplicate(article) and article.id not in known and mentions[article.id] == 1
+        }
 
-    def _insert_fresh(self, items: list[_Item]) -> None:
-        """Insert new documents together: a few statements for the batch, not a few per document."""
+    def _next_rowid(self) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'docs'), 0),"
+                " coalesce((SELECT max(rowid) FROM docs), 0)) + 1"
+            ).fetchone()[0]
+        )
+
+    def _insert_fresh(self, items: list[Item], first: int) -> None:
+        """Insert new documents together from rowid ``first``: a few statements for them, not a few each."""
         if not items:
             return
-        first = self.conn.execute(
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'docs'), 0),"
-            " coalesce((SELECT max(rowid) FROM docs), 0)) + 1"
-        ).fetchone()[0]
         rows, tags = [], []
         for rowid, item in enumerate(items, start=first):
             tag_ids = self._tag_ids_of(item.document)
@@ -195,7 +194,7 @@ class EmbeddedStore:
         )
         self.conn.executemany("INSERT INTO doc_tags(tag, doc) VALUES (?, ?)", tags)
 
-    def _write_one(self, item: _Item) -> None:
+    def _write_one(self, item: Item) -> None:
         article = item.article
         if is_duplicate(article):
             original = self._load(article.dedup.duplicate_of or "")
@@ -221,7 +220,7 @@ class EmbeddedStore:
             updated = to_json(with_reported(doc, merged)).decode()
             self.conn.execute("UPDATE bodies SET doc = ? WHERE rowid = ?", (updated, rowid))
 
-    def _index(self, item: _Item) -> None:
+    def _index(self, item: Item) -> None:
         article, doc = item.article, item.document
         existing = self.conn.execute(
             "SELECT d.rowid, b.doc, d.content_hash FROM docs d JOIN bodies b ON b.rowid = d.rowid WHERE d.id = ?",
@@ -229,7 +228,7 @@ class EmbeddedStore:
         ).fetchone()
         stored_reported = json.loads(existing[1]).get("reported_by", []) if existing else []
         orphans = self._orphans(article.id)
-        orphan_entries = [entry for _, orphan in orphans for entry in _as_reported(orphan)]
+        orphan_entries = [entry for _, orphan in orphans for entry in as_reported(orphan)]
         merged = merge_reported(stored_reported, doc["reported_by"] + orphan_entries, article.id)
         doc = with_reported(doc, merged)
         digest = content_hash(doc)
@@ -237,7 +236,7 @@ class EmbeddedStore:
             if merged != stored_reported:
                 self._add_reported((existing[0], json.loads(existing[1])), merged)
         else:
-            self._upsert(_Item(article, doc, to_json(doc), item.fts), digest, existing[0] if existing else None)
+            self._upsert(Item(article, doc, to_json(doc), item.fts), digest, existing[0] if existing else None)
         for orphan_rowid, _ in orphans:
             self._delete_rowid(orphan_rowid)
 
@@ -249,7 +248,7 @@ class EmbeddedStore:
         )
         return [(rowid, json.loads(doc)) for rowid, doc in rows.fetchall()]
 
-    def _upsert(self, item: _Item, content_hash: str, rowid: int | None) -> None:
+    def _upsert(self, item: Item, content_hash: str, rowid: int | None) -> None:
         if rowid is not None:
             self._delete_rowid(rowid)
         tag_ids = self._tag_ids_of(item.document)
@@ -264,7 +263,7 @@ class EmbeddedStore:
     @staticmethod
     def _docs_row(rowid: int | None, doc: dict[str, Any], digest: str, tag_ids: list[int]) -> tuple[Any, ...]:
         packed = array("i", tag_ids).tobytes()
-        return (rowid, doc["id"], _timestamp(doc["published_at"]), _duplicate_of(doc), digest, packed)
+        return (rowid, doc["id"], timestamp(doc["published_at"]), duplicate_of(doc), digest, packed)
 
     def _delete_rowid(self, rowid: int) -> None:
         row = self.conn.execute(
@@ -294,22 +293,6 @@ class EmbeddedStore:
             row = self.conn.execute("SELECT id FROM tags WHERE kind = ? AND key = ?", (kind, key)).fetchone()
             found = self._tag_ids[(kind, value)] = row[0]
         return found
-
-
-def _duplicate_of(doc: dict[str, Any]) -> str | None:
-    return doc["dedup"]["duplicate_of"] if doc["dedup"]["status"] != "unique" else None
-
-
-def _as_reported(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """An orphan duplicate document as reported_by entries: itself, then whatever it had gathered."""
-    own = {"id": doc["id"], "source": doc["source"], "url": doc["url"], "published_at": doc["published_at"]}
-    return [own, *(doc.get("reported_by") or [])]
-
-
-def _rejection(article: EnrichedArticle, exc: Exception) -> Rejection:
-    # ensure_ascii escapes lone surrogates, so even the text that could not be stored is kept whole
-    document = json.dumps(article.model_dump(mode="json"), ensure_ascii=True)
-    return Rejection(article_id=article.id, reason=f"{type(exc).__name__}: {exc}", document=document)
 
 
 class EmbeddedSink:

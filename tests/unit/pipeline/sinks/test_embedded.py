@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,10 +14,14 @@ import pytest
 
 from pipeline.search import SearchQuery
 from pipeline.settings import Settings
+from pipeline.sinks import embedded_items
+from pipeline.sinks.analysis import Analyzer
 from pipeline.sinks.base import open_sink
 from pipeline.sinks.embedded import EmbeddedSink, EmbeddedStore
+from pipeline.sinks.embedded_schema import FTS, fts_text
 from pipeline.sinks.embedded_search import EmbeddedSearcher, StoreNotFound
 from processors.errors import ConfigError, TransientError
+from processors.normalize import normalize_arabic
 from tests.unit.pipeline.sinks.factory import make_article
 
 
@@ -111,6 +118,64 @@ def test_an_unencodable_article_is_rejected_and_the_rest_indexed(store: Path) ->
     assert [r.article_id for r in results[0]] == [bad.id]
     assert "UnicodeEncodeError" in results[0][0].reason
     assert search(store).total == 1
+
+
+def _failing_for(monkeypatch, article_id: str, error: Exception) -> None:
+    """Make storing one article's row fail inside the transaction (after its item was built)."""
+    docs_row = EmbeddedStore._docs_row
+
+    def failing(rowid, doc, digest, tag_ids):  # type: ignore[no-untyped-def]
+        if doc["id"] == article_id:
+            raise error
+        return docs_row(rowid, doc, digest, tag_ids)
+
+    monkeypatch.setattr(EmbeddedStore, "_docs_row", staticmethod(failing))
+
+
+def test_an_item_failing_inside_the_transaction_is_rejected_alone(store: Path, monkeypatch) -> None:
+    """Across the chunks the writer thread inserts: the batch is redone one by one, only the item is rejected."""
+    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(3 * embedded_items.CHUNK + 5)]
+    failing = batch[embedded_items.CHUNK + 1]  # found when the next chunk is built: two more remain to build
+    _failing_for(monkeypatch, failing.id, OverflowError("Python int too large to convert to SQLite INTEGER"))
+    [rejections] = write(store, batch)
+    assert [(r.article_id, r.reason.split(":")[0]) for r in rejections] == [(failing.id, "OverflowError")]
+    assert count_rows(store, "docs") == count_rows(store, "fts") == len(batch) - 1
+    assert search(store, text="خبر").total == len(batch) - 1
+
+
+def test_a_store_error_on_the_writer_thread_rolls_the_whole_batch_back(store: Path, monkeypatch) -> None:
+    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(2 * embedded_items.CHUNK)]
+    write(store, [make_article("https://a.com/kept", title="خبر سابق")])
+    before = [count_rows(store, table) for table in ("docs", "bodies", "fts", "doc_tags", "tags")]
+    _failing_for(monkeypatch, batch[-1].id, sqlite3.OperationalError("disk I/O error"))
+    with pytest.raises(TransientError, match="disk I/O error"):
+        write(store, batch)
+    assert [count_rows(store, table) for table in ("docs", "bodies", "fts", "doc_tags", "tags")] == before
+    monkeypatch.undo()
+    assert write(store, batch) == [[]]  # and the next write goes through, tag ids read afresh
+    assert search(store, text="خبر").total == len(batch) + 1
+    assert search(store, places=["دير الزور"]).total == len(batch) + 1
+
+
+def test_duplicates_fold_into_originals_of_earlier_chunks(store: Path) -> None:
+    originals = [make_article(f"https://a.com/{i}", source="a") for i in range(2 * embedded_items.CHUNK)]
+    duplicates = [
+        make_article(f"https://b.com/{i}", source="b", dedup={"status": "duplicate", "duplicate_of": o.id})
+        for i, o in enumerate(originals[::7])
+    ]
+    assert write(store, [*duplicates, *originals, originals[3]]) == [[]]  # one original twice, across chunks
+    result = search(store, text="غارات", limit=100)
+    assert result.total == len(originals)
+    folded = {hit.id: [entry["id"] for entry in hit.reported_by] for hit in result.hits if hit.reported_by}
+    assert folded == {o.id: [d.id] for o, d in zip(originals[::7], duplicates, strict=True)}
+
+
+def test_closing_the_store_stops_its_writer_thread(store: Path) -> None:
+    writer = EmbeddedStore(store)
+    writer.open()
+    writer.write([make_article(f"https://a.com/{i}") for i in range(embedded_items.CHUNK + 1)])
+    writer.close()
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("embedded-store")]
 
 
 def test_a_locked_store_raises_transient_error(store: Path) -> None:
@@ -283,6 +348,10 @@ CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize = 'unicode61 remove_di
 CREATE VIRTUAL TABLE fts_terms USING fts5vocab(fts, 'row');
 """
 
+SCHEMA_4_FTS = (
+    "CREATE VIRTUAL TABLE fts USING fts5(title, body, content = '', tokenize = 'unicode61 remove_diacritics 0')"
+)
+
 
 def test_a_schema_3_store_is_migrated_on_open_and_keeps_its_documents(store: Path) -> None:
     write(store, [make_article("https://a.com/1", title="قصف على غزة"), make_article("https://a.com/2")])
@@ -305,7 +374,57 @@ def test_a_schema_3_store_is_migrated_on_open_and_keeps_its_documents(store: Pat
     assert search(old, text="غارات").total == 2  # both bodies, indexed again from the stored documents
     assert count_rows(old, "docs") == count_rows(old, "fts") == 2
     with sqlite3.connect(old) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
+
+
+def test_a_schema_4_store_gets_its_text_index_rebuilt_on_open(store: Path) -> None:
+    """Schema 4 indexed with unicode61, which keeps a combining mark NFKC cannot compose in the word (the query
+    side does not): the index is rebuilt on open with the query side's words, and a rewrite still deletes them."""
+    write(store, [make_article("https://a.com/1", title="قصف على غزة\u0301"), make_article("https://a.com/2")])
+    with sqlite3.connect(store) as conn:  # the same documents, indexed as schema 4 did
+        bodies = conn.execute("SELECT rowid, doc FROM bodies").fetchall()
+        conn.execute("DROP TABLE fts_terms")
+        conn.execute("DROP TABLE fts")
+        conn.execute(SCHEMA_4_FTS)
+        conn.execute("CREATE VIRTUAL TABLE fts_terms USING fts5vocab(fts, 'row')")
+        for rowid, doc in bodies:
+            fields = json.loads(doc)
+            old = (normalize_arabic(fields["title"]), normalize_arabic(fields["text"]))
+            conn.execute("INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)", (rowid, *old))
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    assert search(store, text="غزة").total == 0  # the index holds "غزه\u0301"
+    write(store, [])  # opening the store rebuilds the index
+    assert search(store, text="غزة").total == 1
+    assert write(store, [make_article("https://a.com/1", title="خبر معدل")]) == [[]]
+    assert search(store, text="غزة").total == 0
+    assert search(store, text="معدل").total == 1
+    assert search(store, text="غارات").total == 2
+    assert count_rows(store, "docs") == count_rows(store, "fts") == 2
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
+
+
+def _fts_tokens(texts: list[str]) -> list[list[str]]:
+    """What the store's FTS5 table makes of each text, token by token."""
+    conn = sqlite3.connect(":memory:")
+    for statement in FTS.split(";")[:1]:
+        conn.execute(statement)
+    conn.execute("CREATE VIRTUAL TABLE fts_instances USING fts5vocab(fts, 'instance')")
+    conn.executemany("INSERT INTO fts(rowid, title, body) VALUES (?, '', ?)", enumerate(texts, start=1))
+    tokens: list[list[str]] = [[] for _ in texts]
+    for term, doc in conn.execute("SELECT term, doc FROM fts_instances ORDER BY doc, offset"):
+        tokens[doc - 1].append(term)
+    return tokens
+
+
+def test_the_index_holds_the_words_the_query_side_finds_over_all_of_unicode() -> None:
+    """Every code point, inside a word and alone: FTS5's tokens of ``fts_text`` are ``Analyzer.words`` (as FTS5
+    tokenizes a quoted query word: split at ``_``), so an indexed text and a query agree on every character."""
+    points = [chr(c) for c in range(1, sys.maxunicode + 1) if not 0xD800 <= c < 0xE000]
+    texts = [" ".join(f"ب{p}a{p}" for p in points[i : i + 2048]) for i in range(0, len(points), 2048)]
+    texts += ["، ".join(points[i : i + 2048]) for i in range(0, len(points), 2048)]
+    words = [[piece for word in Analyzer().words(text) for piece in word.split("_") if piece] for text in texts]
+    assert _fts_tokens([fts_text(text) for text in texts]) == words
 
 
 def test_another_normaliser_rebuilds_the_text_index(store: Path) -> None:
