@@ -84,7 +84,8 @@ class DateExtractor:
         digits = tokenize(key).digits()
         if not digits:
             return found
-        days, numeric = _day_starts(key, digits), _numeric_starts(key, digits)
+        runs = _digit_runs(digits)  # once for both kinds of start
+        days, numeric = _day_starts(key, runs), _numeric_starts(key, runs)
         for m in _finditer_at(self._gregorian, key, days):
             if m.start() and key[m.start() - 1].isdigit():
                 continue
@@ -170,22 +171,22 @@ def _digit_runs(digits: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _day_starts(key: str, digits: list[int]) -> list[int]:
+def _day_starts(key: str, runs: list[tuple[int, int]]) -> list[int]:
     """Where ``(\\d{1,2})\\s+`` (the day of the Gregorian and Hijri patterns) can match: one of the last two
-    digits of a run that a space follows."""
+    digits of a run (``_digit_runs``) that a space follows."""
     return [
         position
-        for start, end in _digit_runs(digits)
+        for start, end in runs
         if end < len(key) and key[end].isspace()
         for position in range(max(start, end - 2), end)
     ]
 
 
-def _numeric_starts(key: str, digits: list[int]) -> list[int]:
+def _numeric_starts(key: str, runs: list[tuple[int, int]]) -> list[int]:
     """Where ``(\\d{1,4})[/.-]`` can match: one of the last four digits of a run that / . or - follows."""
     return [
         position
-        for start, end in _digit_runs(digits)
+        for start, end in runs
         if end < len(key) and key[end] in "/.-"
         for position in range(max(start, end - 4), end)
     ]

@@ -41,12 +41,23 @@ class EventExtractor:
         if not matches:
             return found
         words = tokenize(key)
+        not_after, not_before = self._not_after, self._not_before
         for start, end, _, values in matches:
-            previous = _previous_words(key, words.word_start(start), 3)
-            following = _following_words(key, end, 2)
+            # The words around a trigger are read only for a type with cancel words (most types have none).
+            previous: set[str] | None = None
+            following: set[str] | None = None
             for name, weak in dict.fromkeys(values):
-                if not previous & self._not_after[name] and not following & self._not_before[name]:
-                    found.append(tuple.__new__(EventSpan, (name, start, end, weak)))  # EventSpan(...), no frame
+                if not_after[name]:
+                    if previous is None:
+                        previous = _previous_words(key, words.word_start(start), 3)
+                    if previous & not_after[name]:
+                        continue
+                if not_before[name]:
+                    if following is None:
+                        following = _following_words(key, end, 2)
+                    if following & not_before[name]:
+                        continue
+                found.append(tuple.__new__(EventSpan, (name, start, end, weak)))  # EventSpan(...), no frame
         return found
 
     def settle(self, spans: list[EventSpan]) -> list[EventSpan]:

@@ -291,17 +291,17 @@ _CLASSES |= _char_table(str.isdecimal).astype(np.uint8) * _IS_DIGIT
 _CLASSES |= _char_table(str.isalnum).astype(np.uint8) * _IS_ALNUM  # \w without "_"
 _DIGIT_RE = re.compile(r"\d")
 _SPACE = ord(" ")
+_SHORT_KEY = 100  # characters: below it (titles) the regex tokenises faster than numpy
 
 
 @functools.lru_cache(maxsize=16)
 def tokenize(key: str) -> Tokens:
     """Words of a key with their offsets (cached: every extractor tokenises the same field keys)."""
+    if len(key) < _SHORT_KEY:  # a title: a dozen numpy calls cost more than the regex over a few words
+        return _tokenize_with_re(key)
     units = np.frombuffer(key.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
     if len(units) != len(key):  # characters beyond the BMP: UTF-16 offsets are not str offsets
-        spans = [m.span() for m in _TOKEN.finditer(key)]
-        first, last = [s for s, _ in spans], [e for _, e in spans]
-        spaced = [key[e:s] == " " for e, s in zip(last, first[1:], strict=False)]
-        return Tokens(key, _TOKEN.findall(key), first, last, spaced)
+        return _tokenize_with_re(key)
     classes = _CLASSES.take(units)
     word = (classes & _IS_WORD).astype(bool)
     padded = np.zeros(len(units) + 2, dtype=bool)
@@ -316,3 +316,11 @@ def tokenize(key: str) -> Tokens:
     alnum = (classes & _IS_ALNUM).astype(bool).tobytes() + b"\x00"
     at_start = (padded[1:-1] & ~padded[:-2]).tobytes() + b"\x00"
     return Tokens(key, words, starts.tolist(), ends.tolist(), single.tolist(), digits, alnum, at_start)
+
+
+def _tokenize_with_re(key: str) -> Tokens:
+    """``tokenize`` with the regex: the same tokens, for short keys and text beyond the BMP."""
+    spans = [m.span() for m in _TOKEN.finditer(key)]
+    first, last = [s for s, _ in spans], [e for _, e in spans]
+    spaced = [key[e:s] == " " for e, s in zip(last, first[1:], strict=False)]
+    return Tokens(key, _TOKEN.findall(key), first, last, spaced)

@@ -7,6 +7,8 @@ Keys are ``normalize_arabic`` forms (ة→ه, أ→ا, ى→ي), so one spelling
 
 from __future__ import annotations
 
+import functools
+
 from processors.normalize import normalize_arabic
 
 _UNITS = {
@@ -44,6 +46,7 @@ SCALE_WORDS = {word: value for value, words in _SCALE.items() for word in words.
 _TEEN_WORDS = {"عشر", "عشره"}
 
 
+@functools.lru_cache(maxsize=1 << 12)  # words repeat: most tokens the counters read were read before
 def parse_digits(token: str) -> int | None:
     key = normalize_arabic(token).replace(",", "").replace("٬", "")
     if key[:1] in ("و", "ف", "ب") and key[1:].isdigit():  # "و40 جريحا": the conjunction is glued on

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from processors.enrich import matching
 from processors.enrich.matching import PhraseIndex
 from processors.enrich.numbers import parse_digits, parse_number_words
 from processors.enrich.text import keyed, lam_form, strip_clitics
@@ -27,6 +28,30 @@ def test_span_of_a_word_covers_its_marks():
     k = keyed(text)
     start = k.key.index("مسيره")
     assert text[slice(*k.span(start, start + 5))] == "مسيّرةٌ"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "قصف مدفعي على ريف_دمشق، وسقوط ٣ قتلى و12 جريحاً (حصيلة أولية).",
+        "  «الحسكة»  -  2024/11/13\tx_y ² ① ABC9 ",
+        "_",
+        "",
+        "كلمة",
+    ],
+)
+def test_short_keys_tokenise_as_long_ones(monkeypatch, text):
+    """Titles take the regex path: the same words, offsets, gaps and character flags as the numpy path."""
+    key = normalize_arabic(text)
+    assert len(key) < matching._SHORT_KEY
+    short = matching._tokenize_with_re(key)
+    monkeypatch.setattr(matching, "_SHORT_KEY", 0)
+    matching.tokenize.cache_clear()
+    long = matching.tokenize(key)
+    matching.tokenize.cache_clear()
+    for name in ("words", "starts", "ends", "single", "alnum", "at_start", "underscore"):
+        assert getattr(short, name) == getattr(long, name), name
+    assert short.digits() == long.digits()
 
 
 def test_lam_form_and_clitic_peeling():
