@@ -22,7 +22,7 @@ import numpy as np
 from pipeline.search import FACETS, FacetValue, SearchQuery, SearchResult, hit_from_document
 from pipeline.sinks.analysis import Analyzer, variants
 from pipeline.sinks.embedded_schema import connect
-from pipeline.sinks.embedded_snapshot import Snapshot, int_column, ints
+from pipeline.sinks.embedded_snapshot import PerVersion, Snapshot, int_column, ints
 from pipeline.sinks.highlight import highlight_title, snippet
 from pipeline.sinks.querytext import Clause, ParsedQuery, parse_query
 from processors.errors import ConfigError
@@ -30,6 +30,7 @@ from processors.normalize import normalize_arabic
 
 TITLE_WEIGHT = 4.0
 RANK_WINDOW = 5_000  # relevance ranks at most this many newest text matches (see _scores)
+KEPT_PASSES = 12  # text index reads kept per snapshot version (a few searches' matches and scores)
 PREFIX_TERMS = 16  # a prefix with at most this many indexed words is matched as those words (see _prefix_terms)
 
 
@@ -115,6 +116,7 @@ class EmbeddedSearcher:
         self._tag_value: dict[int, str] = {}
         self._forms_cache: dict[tuple[int, str], tuple[str, ...]] = {}
         self._live_counts = (-1, np.zeros(0, dtype=np.int64))  # (snapshot version, documents per tag id)
+        self._passes = PerVersion(KEPT_PASSES)
         self._has_vocabulary = bool(
             self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'fts_terms'").fetchone()
         )
@@ -151,12 +153,17 @@ class EmbeddedSearcher:
         return SearchResult(backend="embedded", total=len(rowids), hits=hits, facets=facets, took_ms=took)
 
     def _rowids_matching(self, expression: str) -> np.ndarray:
-        """Ascending live rowids matching an FTS5 expression."""
+        """Ascending live rowids matching an FTS5 expression (read-only: kept for the snapshot version)."""
+        return self._passes.get(self._snapshot.version, ("rows", expression), lambda: self._read_rowids(expression))
+
+    def _read_rowids(self, expression: str) -> np.ndarray:
         joined = self.conn.execute("SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?", (expression,)).fetchone()[0]
         rowids = ints(joined)
         if not (rowids[1:] > rowids[:-1]).all():  # FTS5 yields ascending rowids: checking is cheaper than sorting
             rowids = np.sort(rowids)
-        return self._snapshot.present(rowids)
+        rowids = self._snapshot.present(rowids)
+        rowids.flags.writeable = False
+        return rowids
 
     def _filter(self, text_rowids: np.ndarray | None, negative: str | None, query: SearchQuery) -> np.ndarray:
         """The matching rowids (ascending): text matches (or every document), minus exclusions, filtered."""
@@ -190,6 +197,10 @@ class EmbeddedSearcher:
         if text_rowids is None or not text_rowids.size:
             return None
         start = int(text_rowids[-RANK_WINDOW]) if text_rowids.size > RANK_WINDOW else int(text_rowids[0])
+        key = ("bm25", expression, start)
+        return self._passes.get(self._snapshot.version, key, lambda: self._read_scores(expression, start))
+
+    def _read_scores(self, expression: str, start: int) -> _Ranked:
         rows = self.conn.execute(
             f"SELECT rowid, bm25(fts, {TITLE_WEIGHT}, 1.0) FROM fts WHERE fts MATCH ? AND rowid >= ? ORDER BY rowid",
             (expression, start),

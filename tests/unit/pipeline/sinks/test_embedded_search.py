@@ -1,4 +1,4 @@
-"""Embedded store, search side: prefix queries matched through their indexed words, facets over most documents."""
+"""Embedded store, search side: prefixes matched through their indexed words, facets, passes kept per version."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from pipeline.search import SearchQuery, SearchResult
 from pipeline.sinks import embedded_search
 from pipeline.sinks.embedded_search import EmbeddedSearcher, match_expression
+from pipeline.sinks.embedded_snapshot import PerVersion
 from pipeline.sinks.querytext import parse_query
 from tests.unit.pipeline.sinks.factory import make_article
 from tests.unit.pipeline.sinks.test_embedded import write
@@ -84,3 +85,33 @@ def test_facets_of_a_word_in_most_documents_count_only_those_documents(store: Pa
     every = run(store)
     assert [(v.value, v.count) for v in every.facets["source"]] == [("cnn", 3), ("bbc", 2)]
     assert [(v.value, v.count) for v in run(store, text="القاهرة").facets["source"]] == [("cnn", 1)]
+
+
+def test_a_searcher_kept_open_sees_documents_written_after_its_first_search(store: Path) -> None:
+    searcher = EmbeddedSearcher(store)
+    try:
+        assert searcher.search(SearchQuery(text="استهد*")).total == 4
+        assert searcher.search(SearchQuery(text="استهد*", offset=2)).total == 4  # the kept passes
+        write(store, [make_article("https://a.com/6", title="استهدفت غارة جسرا", text="استهدفت غارة جسرا")])
+        result = searcher.search(SearchQuery(text="استهد*"))
+    finally:
+        searcher.close()
+    assert result.total == 5
+    assert "6" in keys(result)
+    assert all(hit.score is not None for hit in result.hits)
+
+
+def test_per_version_values_are_dropped_when_the_version_changes_and_the_least_recent_first() -> None:
+    kept = PerVersion(2)
+    computed: list[str] = []
+
+    def compute(key: str) -> str:
+        computed.append(key)
+        return key.upper()
+
+    def value(key: str) -> str:
+        return kept.get(1, key, lambda: compute(key))
+
+    assert [value("a"), value("b"), value("a"), value("c"), value("a"), value("b")] == ["A", "B", "A", "C", "A", "B"]
+    assert computed == ["a", "b", "c", "b"]  # "b" was the least recent when "c" came
+    assert kept.get(2, "a", lambda: "new") == "new"
