@@ -32,6 +32,9 @@ TITLE_WEIGHT = 4.0
 RANK_WINDOW = 5_000  # relevance ranks at most this many newest text matches (see _scores)
 KEPT_PASSES = 12  # text index reads kept per snapshot version (a few searches' matches and scores)
 PREFIX_TERMS = 16  # a prefix with at most this many indexed words is matched as those words (see _prefix_terms)
+# a two-letter key heads hundreds of words, the commonest ones among them: listing 17 of them (fts_terms reads
+# each one's whole list) only to give up costs more than the prefix merge it would save
+_MIN_TERMS_KEY = 3
 
 
 class StoreNotFound(ConfigError):
@@ -273,6 +276,8 @@ class EmbeddedSearcher:
 
         An OR of many words costs FTS5 more than one prefix merge, so a short, common prefix stays a prefix.
         """
+        if len(key) < _MIN_TERMS_KEY:
+            return ()
         cache_key = (self._snapshot.version, "**" + key)
         found = self._forms_cache.get(cache_key)
         if found is not None or not self._has_vocabulary:
