@@ -22,7 +22,7 @@ import numpy as np
 from pipeline.search import FACETS, FacetValue, SearchQuery, SearchResult, hit_from_document
 from pipeline.sinks.analysis import Analyzer, variants
 from pipeline.sinks.embedded_schema import connect
-from pipeline.sinks.embedded_snapshot import Snapshot, int_column, ints
+from pipeline.sinks.embedded_snapshot import PerVersion, Snapshot, int_column, ints
 from pipeline.sinks.highlight import highlight_title, snippet
 from pipeline.sinks.querytext import Clause, ParsedQuery, parse_query
 from processors.errors import ConfigError
@@ -30,6 +30,11 @@ from processors.normalize import normalize_arabic
 
 TITLE_WEIGHT = 4.0
 RANK_WINDOW = 5_000  # relevance ranks at most this many newest text matches (see _scores)
+KEPT_PASSES = 12  # text index reads kept per snapshot version (a few searches' matches and scores)
+PREFIX_TERMS = 16  # a prefix with at most this many indexed words is matched as those words (see _prefix_terms)
+# a two-letter key heads hundreds of words, the commonest ones among them: listing 17 of them (fts_terms reads
+# each one's whole list) only to give up costs more than the prefix merge it would save
+_MIN_TERMS_KEY = 3
 
 
 class StoreNotFound(ConfigError):
@@ -48,9 +53,17 @@ def prefixes(key: str) -> tuple[str, ...]:
     return tuple(proclitic + key for proclitic in _PROCLITICS)
 
 
-def _fts_clause(clause: Clause, expand: Expand, heads: Expand) -> str:
-    """FTS5 text of one clause; words are normalised ``\\w`` runs, so a quoted string is always literal."""
+def _fts_clause(clause: Clause, expand: Expand, heads: Expand, terms: Expand | None = None) -> str:
+    """FTS5 text of one clause; words are normalised ``\\w`` runs, so a quoted string is always literal.
+
+    With ``terms``, a prefix clause whose indexed words it lists becomes an OR of those words: it matches the
+    same rows, and FTS5 reads their lists directly instead of first merging every list under the prefix (a
+    third of a common prefix's cost); bm25 would score it differently, so ranking keeps the prefix.
+    """
     if clause.kind == "prefix":
+        words = terms(clause.words[0]) if terms is not None else ()
+        if words:
+            return "(" + " OR ".join(f'"{word}"' for word in words) + ")"
         found = heads(clause.words[0]) or clause.words  # no indexed word starts so: the key (matches nothing)
         return "(" + " OR ".join(f'"{head}"*' for head in found) + ")"
     if clause.kind == "phrase":
@@ -60,12 +73,12 @@ def _fts_clause(clause: Clause, expand: Expand, heads: Expand) -> str:
 
 
 def match_expression(
-    parsed: ParsedQuery, expand: Expand = variants, heads: Expand = prefixes
+    parsed: ParsedQuery, expand: Expand = variants, heads: Expand = prefixes, terms: Expand | None = None
 ) -> tuple[str | None, str | None]:
     """(FTS5 expression of what must match, FTS5 expression of what must not) — either may be None."""
-    groups = ["(" + " OR ".join(_fts_clause(c, expand, heads) for c in group) + ")" for group in parsed.must]
+    groups = ["(" + " OR ".join(_fts_clause(c, expand, heads, terms) for c in group) + ")" for group in parsed.must]
     positive = " AND ".join(groups) or None
-    negative = " OR ".join(_fts_clause(c, expand, heads) for c in parsed.must_not) or None
+    negative = " OR ".join(_fts_clause(c, expand, heads, terms) for c in parsed.must_not) or None
     if positive and negative:
         return f"({positive}) NOT ({negative})", None
     return positive, negative
@@ -105,6 +118,8 @@ class EmbeddedSearcher:
         self._tag_kind = np.zeros(0, dtype=np.int8)
         self._tag_value: dict[int, str] = {}
         self._forms_cache: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._live_counts = (-1, np.zeros(0, dtype=np.int64))  # (snapshot version, documents per tag id)
+        self._passes = PerVersion(KEPT_PASSES)
         self._has_vocabulary = bool(
             self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'fts_terms'").fetchone()
         )
@@ -115,13 +130,15 @@ class EmbeddedSearcher:
     def search(self, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
         parsed = parse_query(query.text, self.analyzer)
-        positive, negative = match_expression(parsed, self._indexed_forms, self._indexed_prefixes)
+        positive = match_expression(parsed, self._indexed_forms, self._indexed_prefixes)[0]  # what bm25 ranks
+        # the same rows, found without merging a prefix's lists (see _fts_clause)
+        matching, excluded = match_expression(parsed, self._indexed_forms, self._indexed_prefixes, self._prefix_terms)
         with self._lock:
             self.conn.execute("BEGIN")  # one read snapshot for every statement of this search
             try:
                 self._snapshot.refresh(self.conn)
-                text_rowids = self._rowids_matching(positive) if positive else None
-                rowids = self._filter(text_rowids, negative, query)
+                text_rowids = self._rowids_matching(matching) if matching else None
+                rowids = self._filter(text_rowids, excluded, query)
                 facets = self._facets(rowids, query.facet_size)
                 ranked = self._scores(positive, text_rowids) if positive and query.sort == "relevance" else None
                 page, scores = self._page(rowids, ranked, query)
@@ -139,9 +156,17 @@ class EmbeddedSearcher:
         return SearchResult(backend="embedded", total=len(rowids), hits=hits, facets=facets, took_ms=took)
 
     def _rowids_matching(self, expression: str) -> np.ndarray:
-        """Ascending live rowids matching an FTS5 expression."""
+        """Ascending live rowids matching an FTS5 expression (read-only: kept for the snapshot version)."""
+        return self._passes.get(self._snapshot.version, ("rows", expression), lambda: self._read_rowids(expression))
+
+    def _read_rowids(self, expression: str) -> np.ndarray:
         joined = self.conn.execute("SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?", (expression,)).fetchone()[0]
-        return self._snapshot.present(np.sort(ints(joined)))
+        rowids = ints(joined)
+        if not (rowids[1:] > rowids[:-1]).all():  # FTS5 yields ascending rowids: checking is cheaper than sorting
+            rowids = np.sort(rowids)
+        rowids = self._snapshot.present(rowids)
+        rowids.flags.writeable = False
+        return rowids
 
     def _filter(self, text_rowids: np.ndarray | None, negative: str | None, query: SearchQuery) -> np.ndarray:
         """The matching rowids (ascending): text matches (or every document), minus exclusions, filtered."""
@@ -175,6 +200,10 @@ class EmbeddedSearcher:
         if text_rowids is None or not text_rowids.size:
             return None
         start = int(text_rowids[-RANK_WINDOW]) if text_rowids.size > RANK_WINDOW else int(text_rowids[0])
+        key = ("bm25", expression, start)
+        return self._passes.get(self._snapshot.version, key, lambda: self._read_scores(expression, start))
+
+    def _read_scores(self, expression: str, start: int) -> _Ranked:
         rows = self.conn.execute(
             f"SELECT rowid, bm25(fts, {TITLE_WEIGHT}, 1.0) FROM fts WHERE fts MATCH ? AND rowid >= ? ORDER BY rowid",
             (expression, start),
@@ -242,6 +271,29 @@ class EmbeddedSearcher:
         self._forms_cache[cache_key] = found
         return found
 
+    def _prefix_terms(self, key: str) -> Sequence[str]:
+        """Every indexed word a prefix query for ``key`` matches, or () if more than ``PREFIX_TERMS``.
+
+        An OR of many words costs FTS5 more than one prefix merge, so a short, common prefix stays a prefix.
+        """
+        if len(key) < _MIN_TERMS_KEY:
+            return ()
+        cache_key = (self._snapshot.version, "**" + key)
+        found = self._forms_cache.get(cache_key)
+        if found is not None or not self._has_vocabulary:
+            return found or ()
+        sql = "SELECT term FROM fts_terms WHERE term >= ? AND term < ? LIMIT ?"
+        words: dict[str, None] = {}
+        for head in self._indexed_prefixes(key):
+            # the highest code point: every word that starts with ``head`` sorts below it (FTS5 compares bytes)
+            rows = self.conn.execute(sql, (head, head + "\U0010ffff", PREFIX_TERMS + 1 - len(words)))
+            words.update((term, None) for (term,) in rows)
+            if len(words) > PREFIX_TERMS:
+                words.clear()
+                break
+        found = self._forms_cache[cache_key] = tuple(words)
+        return found
+
     def _documents(self, rowids: np.ndarray) -> dict[int, dict[str, Any]]:
         if not rowids.size:
             return {}
@@ -252,10 +304,7 @@ class EmbeddedSearcher:
     def _facets(self, rowids: np.ndarray, size: int) -> dict[str, list[FacetValue]]:
         if not rowids.size or not size:
             return {}
-        ids = self._snapshot.tag_ids_of(rowids)
-        if ids.size and ids.max() >= self._tag_kind.size:
-            self._load_tags()
-        counts = np.bincount(ids, minlength=self._tag_kind.size)
+        counts = self._tag_counts(rowids)
         present = np.nonzero(counts)[0]
         kinds = self._tag_kind[present]
         facets = {}
@@ -267,6 +316,26 @@ class EmbeddedSearcher:
                 FacetValue(value=self._tag_value[int(tag_ids[i])], count=int(counts[tag_ids[i]])) for i in order
             ]
         return facets
+
+    def _tag_counts(self, rowids: np.ndarray) -> np.ndarray:
+        """Documents per tag id among ``rowids`` (live, ascending); longer than every id they carry.
+
+        When most documents match, the counts over every live document (kept per snapshot version) minus those
+        of the few that do not: a common word matches nearly all of them.
+        """
+        snapshot = self._snapshot
+        if rowids.size * 2 <= snapshot.live.size:
+            return self._bincount(snapshot.tag_ids_of(rowids))
+        if self._live_counts[0] != snapshot.version:
+            self._live_counts = (snapshot.version, self._bincount(snapshot.tag_ids_of(snapshot.live)))
+        every = self._live_counts[1]
+        rest = snapshot.live[~snapshot.member(snapshot.live, rowids)]
+        return every - np.bincount(snapshot.tag_ids_of(rest), minlength=every.size)
+
+    def _bincount(self, ids: np.ndarray) -> np.ndarray:
+        if ids.size and ids.max() >= self._tag_kind.size:
+            self._load_tags()
+        return np.bincount(ids, minlength=self._tag_kind.size)
 
     def _load_tags(self) -> None:
         rows = self.conn.execute("SELECT id, kind, value FROM tags").fetchall()

@@ -8,8 +8,12 @@ a new rowid, so only new rows need reading; dead rowids keep their entries, and 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 NO_DATE = -(2**62)  # documents without a date sort last
 
@@ -94,6 +98,32 @@ class Snapshot:
             return np.zeros(0, dtype=np.int32)
         shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
         return self.tags[shift + np.arange(total)]
+
+
+class PerVersion:
+    """The last few values computed from one snapshot version, dropped when the file changes.
+
+    What a search reads from the text index depends only on the text and the version: paging, a filter or a
+    facet click repeats it (the same idea as Elasticsearch's per-refresh request cache).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.version = -1
+        self.values: dict[Hashable, Any] = {}  # insertion order is recency: the first is the least recent
+
+    def get(self, version: int, key: Hashable, compute: Callable[[], T]) -> T:
+        if version != self.version:
+            self.values.clear()
+            self.version = version
+        if key in self.values:
+            value = self.values.pop(key)
+        else:
+            value = compute()
+            if len(self.values) >= self.size:
+                del self.values[next(iter(self.values))]
+        self.values[key] = value
+        return value
 
 
 def _grown(array: np.ndarray, size: int, fill: int) -> np.ndarray:
