@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import faust
+from aiokafka.errors import KafkaError
+from faust.exceptions import NotReady, ProducerSendError
 from pydantic import ValidationError
 
 from pipeline.app import PipelineTopics
@@ -37,6 +39,9 @@ Parsed = TypeVar("Parsed", RawArticle, Article, EnrichedArticle)
 
 EXPIRE_EVERY_SECONDS = 600.0
 MAX_BACKOFF_SECONDS = 30.0
+# What the producer raises while the broker is away or restarting: Faust wraps aiokafka's KafkaError (connection,
+# timeout, metadata) in ProducerSendError; NotReady while its producer is not started; sockets raise OSError kinds.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (ProducerSendError, NotReady, KafkaError, ConnectionError, TimeoutError)
 
 
 def _payload_text(value: Any) -> str:
@@ -68,6 +73,7 @@ class Stages:
     # -- routing -------------------------------------------------------------------------------------------
     async def dead_letter(self, event: faust.EventT, stage: str, reason: str, error_type: str,
                           article_id: str | None = None, payload: str | None = None) -> None:  # fmt: skip
+        """Send the message to the dead-letter topic; never raises (an unsendable letter is logged whole)."""
         message = event.message
         letter = DeadLetter(
             stage=stage, reason=reason[:2000], error_type=error_type, topic=message.topic,
@@ -75,22 +81,33 @@ class Stages:
             key=_payload_text(message.key) if message.key is not None else None,
             article_id=article_id, payload=payload if payload is not None else _payload_text(event.value),
         )  # fmt: skip
-        await self._send_with_retry(self.topics.dlq, (article_id or "").encode(), letter.to_json())
+        body = letter.to_json()
+        try:
+            await self._send_with_retry(self.topics.dlq, (article_id or "").encode(), body)
+        except Exception:  # the dead-letter topic is the last place a message can go: the log keeps it instead
+            self.counters.inc(stage, "dead_letter_unsent")
+            log.error("dead letter could not be sent; the letter: %s", body.decode("utf-8", errors="replace"))
+            return
         self.counters.inc(stage, "dead_letter")
         log.warning("dead letter stage=%s reason=%s article=%s", stage, reason[:200], article_id)
 
     async def _send_with_retry(self, topic: faust.TopicT, key: bytes, value: bytes) -> None:
-        """A send failing is the broker being away: wait for it (capped backoff) rather than lose the message."""
+        """A transport error is the broker being away: wait for it (capped backoff) rather than lose the message.
+        Anything else is a bug that retrying cannot fix: counted, logged and raised for the caller to route."""
         delay = 0.5
         while True:
             try:
                 await _publish(topic, key or None, value)
                 return
-            except Exception as exc:  # the producer raises many kinds; all mean "not sent yet"
+            except TRANSPORT_ERRORS as exc:
                 self.counters.inc("produce", "retry")
-                log.warning("send to %s failed (%s); retrying in %.1fs", topic.get_topic_name(), exc, delay)
+                log.warning("send to %s failed (%r); retrying in %.1fs", topic.get_topic_name(), exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+            except Exception:
+                self.counters.inc("produce", "error")
+                log.exception("send to %s failed with an error that retrying cannot fix", topic.get_topic_name())
+                raise
 
     # -- news.raw.v1 → news.articles.v1 ---------------------------------------------------------------------
     async def handle_raw(self, event: faust.EventT) -> None:
