@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import faust
 from aiokafka.errors import KafkaError
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from pipeline.app import PipelineTopics
 from pipeline.archive import RawArchive
+from pipeline.batching import take_quiet
 from pipeline.cpu_pool import CpuPool
 from pipeline.faust_fixes import as_current_event
 from pipeline.sinks.base import Rejection, Sink
@@ -55,8 +56,10 @@ class Stages:
 
     def __init__(self, topics: PipelineTopics, chain: ArticleChain, sink: Sink, counters: Counters,
                  batch_size: int, batch_seconds: float, archive: RawArchive | None = None,
-                 pool: CpuPool | None = None, stage_batch: tuple[int, float] = (32, 0.05)) -> None:  # fmt: skip
+                 pool: CpuPool | None = None, stage_batch: tuple[int, float] = (32, 0.05),
+                 quiet_seconds: float = 0.02) -> None:  # fmt: skip
         self.archive = archive
+        self.quiet_seconds = quiet_seconds  # a batch closes once its stream brought nothing for this long
         self.pool = pool or CpuPool(chain, processes=0)
         self.stage_batch_size, self.stage_batch_seconds = stage_batch
         self.topics = topics
@@ -292,15 +295,15 @@ def register_agents(app: faust.App, stages: Stages) -> None:
     topics = stages.topics
 
     async def process_raw(stream: faust.StreamT) -> None:
-        async for events in _batches(stream, stages.stage_batch_size, stages.stage_batch_seconds):
+        async for events in _batches(stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds):
             await _guarded_batch(stages, events, stages.handle_raw_batch, "extract")
 
     async def enrich(stream: faust.StreamT) -> None:
-        async for events in _batches(stream, stages.stage_batch_size, stages.stage_batch_seconds):
+        async for events in _batches(stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds):
             await _guarded_batch(stages, events, stages.handle_article_batch, "enrich")
 
     async def index(stream: faust.StreamT) -> None:
-        async for events in _batches(stream, stages.batch_size, stages.batch_seconds):
+        async for events in _batches(stream, stages.batch_size, stages.batch_seconds, stages.quiet_seconds):
             await _guarded_batch(stages, events, stages.handle_batch, "index")
 
     app.agent(topics.raw, name="process_raw")(process_raw)
@@ -308,9 +311,10 @@ def register_agents(app: faust.App, stages: Stages) -> None:
     app.agent(topics.enriched, name="index")(index)
 
 
-def _batches(stream: faust.StreamT, size: int, seconds: float) -> Any:
-    """Events in batches of up to ``size``, or what came within ``seconds``; acked after the batch is handled."""
-    return cast(Any, stream).take_events(size, within=seconds)  # take_events is not declared on StreamT
+def _batches(stream: faust.StreamT, size: int, seconds: float, quiet: float) -> Any:
+    """Events in batches of up to ``size``, closed once the stream is quiet for ``quiet`` seconds or ``seconds``
+    after the first; acked after the batch is handled."""
+    return take_quiet(stream, size, within=seconds, quiet=quiet)
 
 
 async def _guarded_batch(stages: Stages, events: Sequence[faust.EventT], handler: Any, stage: str) -> None:
