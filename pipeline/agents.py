@@ -57,9 +57,11 @@ class Stages:
     def __init__(self, topics: PipelineTopics, chain: ArticleChain, sink: Sink, counters: Counters,
                  batch_size: int, batch_seconds: float, archive: RawArchive | None = None,
                  pool: CpuPool | None = None, stage_batch: tuple[int, float] = (32, 0.05),
-                 quiet_seconds: float = 0.02) -> None:  # fmt: skip
+                 quiet: tuple[float, float] = (0.02, 0.25)) -> None:  # fmt: skip
         self.archive = archive
-        self.quiet_seconds = quiet_seconds  # a batch closes once its stream brought nothing for this long
+        # A batch closes once its stream brought nothing for quiet[0] s; the sink's not before quiet[1] s
+        # (a store transaction per few articles costs up to twice as much CPU per article as one per 30).
+        self.quiet_seconds, self.sink_linger_seconds = quiet
         self.pool = pool or CpuPool(chain, processes=0)
         self.stage_batch_size, self.stage_batch_seconds = stage_batch
         self.topics = topics
@@ -303,7 +305,8 @@ def register_agents(app: faust.App, stages: Stages) -> None:
             await _guarded_batch(stages, events, stages.handle_article_batch, "enrich")
 
     async def index(stream: faust.StreamT) -> None:
-        async for events in _batches(stream, stages.batch_size, stages.batch_seconds, stages.quiet_seconds):
+        async for events in _batches(stream, stages.batch_size, stages.batch_seconds, stages.quiet_seconds,
+                                     linger=stages.sink_linger_seconds):  # fmt: skip
             await _guarded_batch(stages, events, stages.handle_batch, "index")
 
     app.agent(topics.raw, name="process_raw")(process_raw)
@@ -311,10 +314,10 @@ def register_agents(app: faust.App, stages: Stages) -> None:
     app.agent(topics.enriched, name="index")(index)
 
 
-def _batches(stream: faust.StreamT, size: int, seconds: float, quiet: float) -> Any:
-    """Events in batches of up to ``size``, closed once the stream is quiet for ``quiet`` seconds or ``seconds``
-    after the first; acked after the batch is handled."""
-    return take_quiet(stream, size, within=seconds, quiet=quiet)
+def _batches(stream: faust.StreamT, size: int, seconds: float, quiet: float, linger: float = 0.0) -> Any:
+    """Events in batches of up to ``size``, closed once the stream is quiet for ``quiet`` seconds (after
+    ``linger``) or ``seconds`` after the first; acked after the batch is handled."""
+    return take_quiet(stream, size, within=seconds, quiet=quiet, linger=linger)
 
 
 async def _guarded_batch(stages: Stages, events: Sequence[faust.EventT], handler: Any, stage: str) -> None:

@@ -21,11 +21,14 @@ from typing import Any
 import faust
 
 
-async def take_quiet(stream: Any, max_: int, within: float, quiet: float) -> AsyncIterator[list[faust.EventT]]:
-    """Batches of up to ``max_`` events of ``stream``; a batch closes ``quiet`` seconds after its last event
-    came, or ``within`` seconds after its first."""
+async def take_quiet(
+    stream: Any, max_: int, within: float, quiet: float, linger: float = 0.0
+) -> AsyncIterator[list[faust.EventT]]:
+    """Batches of up to ``max_`` events of ``stream``; a batch at least ``linger`` seconds old closes once a
+    ``quiet``-long look saw nothing come, and any batch ``within`` seconds after its first event."""
     buffer: list[faust.EventT] = []
-    arrived = asyncio.Event()
+    arrived = asyncio.Event()  # set by the first event of a batch (and the later ones)
+    full = asyncio.Event()
     room = asyncio.Event()  # clear while the buffer is full or its batch is being handled
     room.set()
 
@@ -39,6 +42,7 @@ async def take_quiet(stream: Any, max_: int, within: float, quiet: float) -> Asy
         arrived.set()
         if len(buffer) >= max_:
             room.clear()
+            full.set()
         return value
 
     enable_acks = stream.enable_acks
@@ -49,7 +53,7 @@ async def take_quiet(stream: Any, max_: int, within: float, quiet: float) -> Asy
         while not stream.should_stop:
             await stream.wait_for_stopped(arrived, timeout=within)  # wakes now and then to notice a stop
             if buffer:
-                await _until_quiet(stream, buffer, arrived, (max_, within, quiet))
+                await _until_quiet(stream, buffer, full, (max_, within, quiet, linger))
                 room.clear()
                 batch = list(buffer)
                 try:
@@ -58,6 +62,7 @@ async def take_quiet(stream: Any, max_: int, within: float, quiet: float) -> Asy
                     buffer.clear()
                     for event in batch:
                         await stream.ack(event)
+                    full.clear()
                     room.set()
             arrived.clear()
     finally:
@@ -66,17 +71,20 @@ async def take_quiet(stream: Any, max_: int, within: float, quiet: float) -> Asy
 
 
 async def _until_quiet(
-    stream: Any, buffer: list[Any], arrived: asyncio.Event, limits: tuple[int, float, float]
+    stream: Any, buffer: list[Any], full: asyncio.Event, limits: tuple[int, float, float, float]
 ) -> None:
-    """Return once the buffer is full, no event came for ``quiet`` seconds, or ``within`` has passed."""
-    max_, within, quiet = limits
+    """Return once the buffer is full, nothing came during a ``quiet``-long look after ``linger``, or ``within``
+    has passed. It looks every ``quiet`` seconds instead of waking per event: a wake-up costs about what handling
+    an event does."""
+    max_, within, quiet, linger = limits
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
+    if linger > 0:
+        await stream.wait_for_stopped(full, timeout=min(linger, within))
     while len(buffer) < max_ and not stream.should_stop:
         seen, left = len(buffer), deadline - loop.time()
         if left <= 0:
             return
-        arrived.clear()
-        await stream.wait_for_stopped(arrived, timeout=min(quiet, left))
+        await stream.wait_for_stopped(full, timeout=min(quiet, left))
         if len(buffer) == seen:
             return
