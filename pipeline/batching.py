@@ -2,10 +2,10 @@
 
 Faust's ``Stream.take_events(n, within)`` waits ``within`` from the moment it starts waiting, however early the
 events came: with the index agent's ``within`` of 1 s, every article waited up to a second for its batch even at
-low load (most of the pipeline's latency there). Here a batch closes when it holds ``max_`` events, when no event
-came for ``quiet`` seconds, or ``within`` after its first event. Under load the store's batching is kept: events
-arriving while a batch is handled queue in the stream and make the next batch; at low load a batch is what one
-fetch delivered, a few milliseconds after it came.
+low load (most of the pipeline's latency there). Here a batch closes when it holds ``max_`` events, when a
+``quiet``-long look (after ``linger``) saw no new event, or ``within`` after its first event. Under load the
+store's batching is kept: events arriving while a batch is handled queue in the stream and make the next batch;
+at low load a batch is what came within ``linger``, closed a few tens of milliseconds later.
 
 Acks are those of ``take_events``: a batch's events are acked when the caller asks for the next batch (or
 leaves the loop), never before it has handled them, so a commit covers only handled events (at-least-once).

@@ -48,13 +48,15 @@ class FakeStream:
         self.acked.append(event)
 
 
-def collect(stream: FakeStream, total: int, limits: tuple[int, float, float], feeding: Any) -> list[Any]:
+def collect(
+    stream: FakeStream, total: int, limits: tuple[int, float, float], feeding: Any, linger: float = 0.0
+) -> list[Any]:
     """Run ``feeding(stream)`` against a consumer; each batch comes with what was acked when it was handed over."""
     seen: list[tuple[list[int], list[int]]] = []
     max_, within, quiet = limits
 
     async def consume() -> None:
-        async with contextlib.aclosing(take_quiet(stream, max_, within, quiet)) as batches:
+        async with contextlib.aclosing(take_quiet(stream, max_, within, quiet, linger)) as batches:
             async for batch in batches:
                 seen.append((list(batch), list(stream.acked)))
                 await asyncio.sleep(0.05)  # handling takes a while: the feeder must wait, not add to this batch
@@ -104,3 +106,14 @@ def test_a_steady_stream_is_cut_within_seconds_after_a_batch_starts():
     seen = collect(stream, 40, (1000, 0.1, 5.0), trickle)
     batches = [batch for batch, _ in seen]
     assert len(batches) >= 2 and [e for batch in batches for e in batch] == list(range(40))
+
+
+def test_a_lingering_batch_takes_in_what_comes_within_its_linger_despite_a_pause():
+    async def two_bursts(stream: FakeStream) -> None:
+        await stream.feed(0, 1)
+        await asyncio.sleep(0.2)  # quiet would close the batch here; the linger keeps it open
+        await stream.feed(2, 3)
+
+    stream = FakeStream()
+    seen = collect(stream, 4, (100, 60.0, 0.05), two_bursts, linger=3.0)
+    assert [batch for batch, _ in seen] == [[0, 1, 2, 3]]
