@@ -30,6 +30,8 @@ from processors.metrics import Counters
 log = logging.getLogger("akhbar.worker")
 
 STAGE_BATCH_SECONDS = 0.05  # longest a stage waits for its batch to fill: at most this much latency per hop
+BATCH_QUIET_SECONDS = 0.02  # a batch (stage or sink) closes once its stream brought nothing for this long …
+SINK_LINGER_SECONDS = 0.25  # … the sink's no sooner than this after its first article (keeps store batches big)
 
 
 def chain_config(settings: Settings) -> ChainConfig:
@@ -61,7 +63,8 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
     pool.start()  # here, in the main thread: the pool's processes die with the thread that started them
     stages = Stages(topics, chain, open_sink(settings), counters, batch_size=settings.sink_batch_size,
                     batch_seconds=settings.sink_batch_seconds, archive=archive, pool=pool,
-                    stage_batch=(settings.stage_batch_size, STAGE_BATCH_SECONDS))  # fmt: skip
+                    stage_batch=(settings.stage_batch_size, STAGE_BATCH_SECONDS),
+                    quiet=(BATCH_QUIET_SECONDS, SINK_LINGER_SECONDS))  # fmt: skip
     register_agents(app, stages)
 
     async def on_assigned(*_: object, **__: object) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import faust.streams
 import pytest
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from faust.exceptions import NotReady, ProducerSendError
 
 import pipeline.agents as agents
 from pipeline.agents import Stages, _guarded_batch
@@ -35,11 +37,12 @@ class Event:
 
 @dataclass
 class FakeTopic:
-    """A topic whose app's producer records what the agents publish (``fail_times`` sends fail first)."""
+    """A topic whose app's producer records what the agents publish (``fail_times`` sends raise ``error`` first)."""
 
     name: str
     sent: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     fail_times: int = 0
+    error: Exception = field(default_factory=lambda: ConnectionError("broker away"))
 
     @property
     def app(self) -> Any:
@@ -52,7 +55,7 @@ class FakeTopic:
         assert topic == self.name
         if self.fail_times:
             self.fail_times -= 1
-            raise ConnectionError("broker away")
+            raise self.error
         self.sent.append((key, value))
 
     def get_topic_name(self) -> str:
@@ -219,6 +222,52 @@ def test_dead_letter_send_waits_for_the_broker():
     topics.dlq.fail_times = 2  # type: ignore[attr-defined]
     asyncio.run(stages.handle_raw(Event(b"[]", Msg("news.raw.v1"))))
     assert len(dlq(topics)) == 1 and stages.counters.get("produce", "retry") == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ProducerSendError("Error while sending: KafkaConnectionError()"),
+        KafkaConnectionError("no connection to the bootstrap"),
+        KafkaTimeoutError(),
+        NotReady("Producer service not yet started"),
+        ConnectionRefusedError(111, "refused"),
+        TimeoutError(),
+    ],
+    ids=type,
+)
+def test_a_send_retries_transport_errors_until_the_broker_is_back(error):
+    stages, topics = make_stages()
+    topics.articles.fail_times, topics.articles.error = 3, error  # type: ignore[attr-defined]
+    asyncio.run(stages.handle_raw(Event(raw_record(3).to_json(), Msg("news.raw.v1"))))
+    assert [key for key, _ in topics.articles.sent] == [b"id3"]  # type: ignore[attr-defined]
+    assert stages.counters.get("produce", "retry") == 3 and dlq(topics) == []
+
+
+def test_a_send_failing_with_a_bug_is_dead_lettered_at_once_not_retried():
+    stages, topics = make_stages()
+    topics.articles.fail_times, topics.articles.error = 1, TypeError("send() takes 3 arguments")  # type: ignore[attr-defined]
+    asyncio.run(stages.handle_raw(Event(raw_record(3).to_json(), Msg("news.raw.v1", 0, 8))))
+    assert topics.articles.sent == []  # type: ignore[attr-defined]
+    [letter] = dlq(topics)
+    assert (letter["stage"], letter["offset"], letter["article_id"]) == ("dedup", 8, "id3")
+    assert letter["error_type"] == "TypeError" and "3 arguments" in letter["reason"]
+    assert stages.counters.get("produce", "retry") == 0 and stages.counters.get("produce", "error") == 1
+    assert stages.counters.get("dedup", "dead_letter") == 1
+
+
+def test_an_unsendable_dead_letter_is_logged_whole_and_nothing_escapes(caplog):
+    stages, topics = make_stages()
+    for topic in (topics.enriched, topics.dlq):
+        topic.fail_times, topic.error = 1, AttributeError("stale fake")  # type: ignore[attr-defined]
+    event = Event(article_from(raw_record(4)).to_json(), Msg("news.articles.v1", 0, 5))
+    asyncio.run(stages.handle_article_batch([event]))
+    assert topics.enriched.sent == [] and dlq(topics) == []  # type: ignore[attr-defined]
+    assert stages.counters.get("enrich", "dead_letter_unsent") == 1 and stages.counters.get("produce", "error") == 2
+    [logged] = [r.getMessage() for r in caplog.records if "dead letter could not be sent" in r.getMessage()]
+    letter = json.loads(logged.split("the letter: ", 1)[1])
+    assert letter["article_id"] == "id4" and letter["offset"] == 5 and "stale fake" in letter["reason"]
+    assert Article.model_validate_json(letter["payload"]).id == "id4"
 
 
 def test_guard_turns_a_handler_bug_into_a_dead_letter():
