@@ -1,7 +1,6 @@
 """Embedded store (index side): an article made ready to store (document, JSON, content hash, FTS text, tags).
 
-Built on the calling thread, chunk by chunk, while the store's writer thread inserts the chunk before (see
-``embedded``); nothing here touches the database.
+Built before the batch's transaction (see ``embedded``); nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -9,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +17,6 @@ from pipeline.sinks.documents import stable_json, to_document, volatile_json, wi
 from pipeline.sinks.embedded_schema import fts_values
 from processors.records import EnrichedArticle, json_merged
 
-CHUNK = 20  # items built per hand-over to the writer thread: small, so it starts soon, large enough to amortise
 ITEM_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError)
 
 
@@ -69,19 +66,15 @@ def original_id(article: EnrichedArticle) -> str | None:
     return article.dedup.duplicate_of if article.dedup.status != "unique" else None
 
 
-def built(articles: list[EnrichedArticle], rejections: list[Rejection]) -> Iterator[list[Item]]:
-    """The articles' items, ``CHUNK`` at a time; an article that cannot be stored becomes a rejection."""
-    chunk: list[Item] = []
+def built(articles: list[EnrichedArticle], rejections: list[Rejection]) -> list[Item]:
+    """The articles' items, in order; an article that cannot be stored becomes a rejection instead."""
+    items = []
     for article in articles:
         try:
-            chunk.append(Item.of(article))
+            items.append(Item.of(article))
         except ITEM_ERRORS as exc:
             rejections.append(rejection(article, exc))
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return items
 
 
 def as_reported(doc: dict[str, Any]) -> list[dict[str, Any]]:

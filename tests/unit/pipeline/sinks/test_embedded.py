@@ -6,7 +6,6 @@ import asyncio
 import json
 import sqlite3
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 
 from pipeline.search import SearchQuery
 from pipeline.settings import Settings
-from pipeline.sinks import embedded_items
 from pipeline.sinks.analysis import Analyzer
 from pipeline.sinks.base import open_sink
 from pipeline.sinks.embedded import EmbeddedSink, EmbeddedStore
@@ -23,6 +21,8 @@ from pipeline.sinks.embedded_search import EmbeddedSearcher, StoreNotFound
 from processors.errors import ConfigError, TransientError
 from processors.normalize import normalize_arabic
 from tests.unit.pipeline.sinks.factory import make_article
+
+BATCH = 20  # a batch size for the tests that put failures and duplicates inside a batch
 
 
 def write(path: Path, *batches: list) -> list:
@@ -133,9 +133,9 @@ def _failing_for(monkeypatch, article_id: str, error: Exception) -> None:
 
 
 def test_an_item_failing_inside_the_transaction_is_rejected_alone(store: Path, monkeypatch) -> None:
-    """Across the chunks the writer thread inserts: the batch is redone one by one, only the item is rejected."""
-    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(3 * embedded_items.CHUNK + 5)]
-    failing = batch[embedded_items.CHUNK + 1]  # found when the next chunk is built: two more remain to build
+    """Found inside the batch's transaction: the batch is redone one by one, only the item is rejected."""
+    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(3 * BATCH + 5)]
+    failing = batch[BATCH + 1]  # in the middle of the batch
     _failing_for(monkeypatch, failing.id, OverflowError("Python int too large to convert to SQLite INTEGER"))
     [rejections] = write(store, batch)
     assert [(r.article_id, r.reason.split(":")[0]) for r in rejections] == [(failing.id, "OverflowError")]
@@ -143,8 +143,8 @@ def test_an_item_failing_inside_the_transaction_is_rejected_alone(store: Path, m
     assert search(store, text="خبر").total == len(batch) - 1
 
 
-def test_a_store_error_on_the_writer_thread_rolls_the_whole_batch_back(store: Path, monkeypatch) -> None:
-    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(2 * embedded_items.CHUNK)]
+def test_a_store_error_inside_the_transaction_rolls_the_whole_batch_back(store: Path, monkeypatch) -> None:
+    batch = [make_article(f"https://a.com/{i}", title=f"خبر رقم {i}") for i in range(2 * BATCH)]
     write(store, [make_article("https://a.com/kept", title="خبر سابق")])
     before = [count_rows(store, table) for table in ("docs", "bodies", "fts", "doc_tags", "tags")]
     _failing_for(monkeypatch, batch[-1].id, sqlite3.OperationalError("disk I/O error"))
@@ -157,25 +157,17 @@ def test_a_store_error_on_the_writer_thread_rolls_the_whole_batch_back(store: Pa
     assert search(store, places=["دير الزور"]).total == len(batch) + 1
 
 
-def test_duplicates_fold_into_originals_of_earlier_chunks(store: Path) -> None:
-    originals = [make_article(f"https://a.com/{i}", source="a") for i in range(2 * embedded_items.CHUNK)]
+def test_duplicates_fold_into_originals_anywhere_in_the_batch(store: Path) -> None:
+    originals = [make_article(f"https://a.com/{i}", source="a") for i in range(2 * BATCH)]
     duplicates = [
         make_article(f"https://b.com/{i}", source="b", dedup={"status": "duplicate", "duplicate_of": o.id})
         for i, o in enumerate(originals[::7])
     ]
-    assert write(store, [*duplicates, *originals, originals[3]]) == [[]]  # one original twice, across chunks
+    assert write(store, [*duplicates, *originals, originals[3]]) == [[]]  # one original twice
     result = search(store, text="غارات", limit=100)
     assert result.total == len(originals)
     folded = {hit.id: [entry["id"] for entry in hit.reported_by] for hit in result.hits if hit.reported_by}
     assert folded == {o.id: [d.id] for o, d in zip(originals[::7], duplicates, strict=True)}
-
-
-def test_closing_the_store_stops_its_writer_thread(store: Path) -> None:
-    writer = EmbeddedStore(store)
-    writer.open()
-    writer.write([make_article(f"https://a.com/{i}") for i in range(embedded_items.CHUNK + 1)])
-    writer.close()
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("embedded-store")]
 
 
 def test_a_locked_store_raises_transient_error(store: Path) -> None:
