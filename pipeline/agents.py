@@ -297,27 +297,25 @@ def register_agents(app: faust.App, stages: Stages) -> None:
     topics = stages.topics
 
     async def process_raw(stream: faust.StreamT) -> None:
-        async for events in _batches(stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds):
+        async for events in take_quiet(
+            stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds
+        ):
             await _guarded_batch(stages, events, stages.handle_raw_batch, "extract")
 
     async def enrich(stream: faust.StreamT) -> None:
-        async for events in _batches(stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds):
+        async for events in take_quiet(
+            stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds
+        ):
             await _guarded_batch(stages, events, stages.handle_article_batch, "enrich")
 
     async def index(stream: faust.StreamT) -> None:
-        async for events in _batches(stream, stages.batch_size, stages.batch_seconds, stages.quiet_seconds,
-                                     linger=stages.sink_linger_seconds):  # fmt: skip
+        async for events in take_quiet(stream, stages.batch_size, stages.batch_seconds, stages.quiet_seconds,
+                                       linger=stages.sink_linger_seconds):  # fmt: skip
             await _guarded_batch(stages, events, stages.handle_batch, "index")
 
     app.agent(topics.raw, name="process_raw")(process_raw)
     app.agent(topics.articles, name="enrich")(enrich)
     app.agent(topics.enriched, name="index")(index)
-
-
-def _batches(stream: faust.StreamT, size: int, seconds: float, quiet: float, linger: float = 0.0) -> Any:
-    """Events in batches of up to ``size``, closed once the stream is quiet for ``quiet`` seconds (after
-    ``linger``) or ``seconds`` after the first; acked after the batch is handled."""
-    return take_quiet(stream, size, within=seconds, quiet=quiet, linger=linger)
 
 
 async def _guarded_batch(stages: Stages, events: Sequence[faust.EventT], handler: Any, stage: str) -> None:

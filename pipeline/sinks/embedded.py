@@ -3,8 +3,8 @@
 One file, WAL journal (readers search while the pipeline writes), one writer; the tables are described in
 ``embedded_schema``. A batch is one transaction. Articles that touch nothing already stored (new ids, no
 duplicate folding, no orphans waiting for them: nearly all of them) are inserted together, a few statements per
-chunk of them, by a writer thread while the calling thread builds the next chunk (``embedded_items``); the
-others go one by one through the read-merge-write path that keeps ``reported_by`` and idempotence.
+batch; the others go one by one through the read-merge-write path that keeps ``reported_by`` and idempotence.
+The items themselves (document, JSON, hash, FTS text) are built in ``embedded_items``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from pipeline.sinks.embedded_items import (
     built,
     document_tags,
     duplicate_of,
-    original_id,
     rejection,
     timestamp,
 )
@@ -94,8 +93,8 @@ class EmbeddedStore:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            fresh = self._fresh_ids([item.article for item in items])
-            self._insert_fresh([item for item in items if item.article.id in fresh], self._next_rowid())
+            fresh = self._fresh_ids(items)
+            self._insert_fresh([item for item in items if item.article.id in fresh])
             for item in items:
                 if item.article.id not in fresh:
                     self._write_one(item)
@@ -130,9 +129,9 @@ class EmbeddedStore:
             self.conn.execute("ROLLBACK")
         self._tag_ids.clear()  # ids inserted by the rolled-back transaction no longer exist
 
-    def _fresh_ids(self, articles: list[EnrichedArticle]) -> set[str]:
-        """Ids of the articles that touch nothing stored nor any other article of the batch (order-free)."""
-        ids = [article.id for article in articles]
+    def _fresh_ids(self, items: list[Item]) -> set[str]:
+        """Ids of the items that touch nothing stored nor any other item of the batch (order-free)."""
+        ids = [item.article.id for item in items]
         known = {
             key
             for (key,) in self.conn.execute(
@@ -141,25 +140,21 @@ class EmbeddedStore:
                 (json.dumps(ids),),
             )
         }
-        mentions = Counter(ids) + Counter(original_id(article) for article in articles)
+        mentions = Counter(ids) + Counter(duplicate_of(item.document) for item in items)
         return {
-            article.id
-            for article in articles
-            if not is_duplicate(article) and article.id not in known and mentions[article.id] == 1
+            item.article.id
+            for item in items
+            if not is_duplicate(item.article) and item.article.id not in known and mentions[item.article.id] == 1
         }
 
-    def _next_rowid(self) -> int:
-        return int(
-            self.conn.execute(
-                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'docs'), 0),"
-                " coalesce((SELECT max(rowid) FROM docs), 0)) + 1"
-            ).fetchone()[0]
-        )
-
-    def _insert_fresh(self, items: list[Item], first: int) -> None:
-        """Insert new documents together from rowid ``first``: a few statements for them, not a few each."""
+    def _insert_fresh(self, items: list[Item]) -> None:
+        """Insert new documents together: a few statements for the batch, not a few per document."""
         if not items:
             return
+        first = self.conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'docs'), 0),"
+            " coalesce((SELECT max(rowid) FROM docs), 0)) + 1"
+        ).fetchone()[0]
         rows, tags = [], []
         for rowid, item in enumerate(items, start=first):
             tag_ids = self._tag_ids_of(item.document)

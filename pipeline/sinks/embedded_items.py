@@ -61,11 +61,6 @@ def duplicate_of(doc: dict[str, Any]) -> str | None:
     return doc["dedup"]["duplicate_of"] if doc["dedup"]["status"] != "unique" else None
 
 
-def original_id(article: EnrichedArticle) -> str | None:
-    """``duplicate_of`` of the article's document, read from the article."""
-    return article.dedup.duplicate_of if article.dedup.status != "unique" else None
-
-
 def built(articles: list[EnrichedArticle], rejections: list[Rejection]) -> list[Item]:
     """The articles' items, in order; an article that cannot be stored becomes a rejection instead."""
     items = []

@@ -31,6 +31,7 @@ from processors.normalize import normalize_arabic
 TITLE_WEIGHT = 4.0
 RANK_WINDOW = 5_000  # relevance ranks at most this many newest text matches (see _scores)
 KEPT_PASSES = 12  # text index reads kept per snapshot version (a few searches' matches and scores)
+VOCABULARY_ENTRIES = 10_000  # query words' vocabulary lookups kept per snapshot version
 PREFIX_TERMS = 16  # a prefix with at most this many indexed words is matched as those words (see _prefix_terms)
 # a two-letter key heads hundreds of words, the commonest ones among them: listing 17 of them (fts_terms reads
 # each one's whole list) only to give up costs more than the prefix merge it would save
@@ -117,7 +118,7 @@ class EmbeddedSearcher:
         self._snapshot = Snapshot()
         self._tag_kind = np.zeros(0, dtype=np.int8)
         self._tag_value: dict[int, str] = {}
-        self._forms_cache: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._vocabulary = PerVersion(VOCABULARY_ENTRIES)  # query word → its indexed forms, prefixes, words
         self._live_counts = (-1, np.zeros(0, dtype=np.int64))  # (snapshot version, documents per tag id)
         self._passes = PerVersion(KEPT_PASSES)
         self._has_vocabulary = bool(
@@ -232,15 +233,12 @@ class EmbeddedSearcher:
         return page, scores
 
     def _indexed_forms(self, word_stem: str) -> Sequence[str]:
-        """The forms of ``word_stem`` present in the index (bm25 costs rows × phrases: never OR absent words).
+        """The forms of ``word_stem`` present in the index (bm25 costs rows × phrases: never OR absent words)."""
+        return self._vocabulary.get(self._snapshot.version, word_stem, lambda: self._read_forms(word_stem))
 
-        Read from the FTS5 vocabulary with one range scan per proclitic, not one probe per candidate form.
-        """
+    def _read_forms(self, word_stem: str) -> tuple[str, ...]:
+        """Read from the FTS5 vocabulary with one range scan per proclitic, not one probe per candidate form."""
         forms = variants(word_stem)
-        key = (self._snapshot.version, word_stem)
-        found = self._forms_cache.get(key)
-        if found is not None:
-            return found
         if not self._has_vocabulary:
             return forms
         heads = {form[: form.find(word_stem)] for form in forms if word_stem in form}
@@ -253,35 +251,29 @@ class EmbeddedSearcher:
         if odd:
             marks = ",".join("?" * len(odd))
             indexed.update(t for (t,) in self.conn.execute(f"SELECT term FROM fts_terms WHERE term IN ({marks})", odd))
-        found = tuple(form for form in forms if form in indexed)
-        if len(self._forms_cache) > 10_000:
-            self._forms_cache.clear()
-        self._forms_cache[key] = found
-        return found
+        return tuple(form for form in forms if form in indexed)
 
     def _indexed_prefixes(self, key: str) -> Sequence[str]:
         """The prefixes of ``prefixes(key)`` some indexed word starts with (bm25 pays for every phrase it gets)."""
+        return self._vocabulary.get(self._snapshot.version, "*" + key, lambda: self._read_prefixes(key))
+
+    def _read_prefixes(self, key: str) -> tuple[str, ...]:
         heads = prefixes(key)
-        cache_key = (self._snapshot.version, "*" + key)
-        found = self._forms_cache.get(cache_key)
-        if found is not None or not self._has_vocabulary:
-            return heads if found is None else found
+        if not self._has_vocabulary:
+            return heads
         sql = "SELECT 1 FROM fts_terms WHERE term >= ? AND term < ? LIMIT 1"
-        found = tuple(head for head in heads if self.conn.execute(sql, (head, head + "\uffff")).fetchone())
-        self._forms_cache[cache_key] = found
-        return found
+        return tuple(head for head in heads if self.conn.execute(sql, (head, head + "\uffff")).fetchone())
 
     def _prefix_terms(self, key: str) -> Sequence[str]:
         """Every indexed word a prefix query for ``key`` matches, or () if more than ``PREFIX_TERMS``.
 
         An OR of many words costs FTS5 more than one prefix merge, so a short, common prefix stays a prefix.
         """
-        if len(key) < _MIN_TERMS_KEY:
+        if len(key) < _MIN_TERMS_KEY or not self._has_vocabulary:
             return ()
-        cache_key = (self._snapshot.version, "**" + key)
-        found = self._forms_cache.get(cache_key)
-        if found is not None or not self._has_vocabulary:
-            return found or ()
+        return self._vocabulary.get(self._snapshot.version, "**" + key, lambda: self._read_prefix_terms(key))
+
+    def _read_prefix_terms(self, key: str) -> tuple[str, ...]:
         sql = "SELECT term FROM fts_terms WHERE term >= ? AND term < ? LIMIT ?"
         words: dict[str, None] = {}
         for head in self._indexed_prefixes(key):
@@ -289,10 +281,8 @@ class EmbeddedSearcher:
             rows = self.conn.execute(sql, (head, head + "\U0010ffff", PREFIX_TERMS + 1 - len(words)))
             words.update((term, None) for (term,) in rows)
             if len(words) > PREFIX_TERMS:
-                words.clear()
-                break
-        found = self._forms_cache[cache_key] = tuple(words)
-        return found
+                return ()
+        return tuple(words)
 
     def _documents(self, rowids: np.ndarray) -> dict[int, dict[str, Any]]:
         if not rowids.size:
