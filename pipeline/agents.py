@@ -26,17 +26,17 @@ from pipeline.archive import RawArchive
 from pipeline.batching import take_quiet
 from pipeline.cpu_pool import CpuPool
 from pipeline.faust_fixes import as_current_event
-from pipeline.sinks.base import Rejection, Sink
+from pipeline.sinks.base import Sink, Written
 from processors.errors import Dropped, PermanentError, TransientError
 from processors.metrics import Counters
-from processors.records import Article, DeadLetter, EnrichedArticle, RawArticle
+from processors.records import Article, DeadLetter, RawArticle, validation_reason
 
 if TYPE_CHECKING:
     from processors.chain import ArticleChain
 
 log = logging.getLogger("akhbar.agents")
 
-Parsed = TypeVar("Parsed", RawArticle, Article, EnrichedArticle)
+Parsed = TypeVar("Parsed", RawArticle, Article)
 
 EXPIRE_EVERY_SECONDS = 600.0
 MAX_BACKOFF_SECONDS = 30.0
@@ -160,7 +160,7 @@ class Stages:
         try:
             return record.model_validate_json(event.value)
         except ValidationError as exc:
-            await self.dead_letter(event, "parse", _validation_reason(exc), "ValidationError")
+            await self.dead_letter(event, "parse", validation_reason(exc), "ValidationError")
             return None
 
     async def _pooled(self, run: Any, parsed: list[tuple[faust.EventT, Any]], stage: str) -> list[Any]:
@@ -225,34 +225,29 @@ class Stages:
 
     # -- news.enriched.v1 → sink ----------------------------------------------------------------------------
     async def handle_batch(self, events: Sequence[faust.EventT]) -> None:
+        """Index a batch as it came off the topic (the sink parses it where it likes); what could not be read
+        or stored is dead-lettered, by its position in the batch."""
         self.counters.inc("index", "in", len(events))
-        docs: list[EnrichedArticle] = []
-        origin: dict[str, faust.EventT] = {}
-        for event in events:
-            if (doc := await self._parse(event, EnrichedArticle)) is not None:
-                docs.append(doc)
-                origin[doc.id] = event
-        if not docs:
-            return
-        rejections = await self._write_until_done(docs)
-        for rejection in rejections:
+        written = await self._write_until_done([event.value for event in events])
+        for position, reason in written.unreadable:
+            await self.dead_letter(events[position], "parse", reason, "ValidationError")
+        origin = {article_id: event for article_id, event in zip(written.ids, events, strict=True) if article_id}
+        for rejection in written.rejections:
             await self.dead_letter(origin[rejection.article_id], "index", rejection.reason, "Rejected",
                                    article_id=rejection.article_id, payload=rejection.document)  # fmt: skip
-        self.counters.inc("index", "out", len(docs) - len(rejections))
+        self.counters.inc("index", "out", len(events) - len(written.unreadable) - len(written.rejections))
         self.counters.set("index.last_at", time.time())
-        self._observe_latency(docs, {r.article_id for r in rejections})
+        self._observe_latency(written)
 
-    def _observe_latency(self, docs: list[EnrichedArticle], rejected: set[str]) -> None:
+    def _observe_latency(self, written: Written) -> None:
         """Fetched → searchable is the pipeline's own latency; published → searchable is what a reader sees."""
-        now = datetime.now(UTC)
-        self.counters.observe("sink_batch_size", len(docs))
-        for doc in docs:
-            if doc.id in rejected:
-                continue
-            self.counters.observe("fetched_to_indexed_seconds", (now - doc.fetched_at).total_seconds())
-            self.counters.observe("published_to_indexed_seconds", (now - doc.published_at).total_seconds())
+        now = time.time()
+        self.counters.observe("sink_batch_size", len(written.ids))
+        for fetched, published in written.times:
+            self.counters.observe("fetched_to_indexed_seconds", now - fetched)
+            self.counters.observe("published_to_indexed_seconds", now - published)
 
-    async def _write_until_done(self, docs: list[EnrichedArticle]) -> list[Rejection]:
+    async def _write_until_done(self, values: list[bytes]) -> Written:
         """Retry the batch while the sink is away (nothing is acked meanwhile); bounded backoff per attempt."""
         delay = 0.5
         while True:
@@ -260,16 +255,16 @@ class Stages:
                 if not self._sink_open:
                     await self.sink.open()
                     self._sink_open = True
-                rejections = await self.sink.write(docs)
+                written = await self.sink.write_serialized(values)
             except TransientError as exc:
                 self.counters.inc("index", "retry")
                 self.counters.set("index.waiting", str(exc)[:200])
-                log.warning("sink unavailable (%s); retrying batch of %d in %.1fs", exc, len(docs), delay)
+                log.warning("sink unavailable (%s); retrying batch of %d in %.1fs", exc, len(values), delay)
                 await asyncio.sleep(delay + random.uniform(0, delay / 4))
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
                 continue
             self.counters.set("index.waiting", None)
-            return rejections
+            return written
 
 
 async def _publish(topic: faust.TopicT, key: bytes | None, value: bytes) -> None:
@@ -284,12 +279,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, PermanentError | Dropped | TransientError):
         return exc.reason
     return f"{type(exc).__name__}: {exc}"
-
-
-def _validation_reason(exc: ValidationError) -> str:
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
-    where = ".".join(str(p) for p in first["loc"]) or "message"
-    return f"invalid record ({exc.error_count()} errors), first at {where}: {first['msg']}"
 
 
 def register_agents(app: faust.App, stages: Stages) -> None:

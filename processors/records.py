@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 TOPIC_RAW = "news.raw.v1"
 TOPIC_ARTICLES = "news.articles.v1"
@@ -30,6 +30,13 @@ class _Record(BaseModel):
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=False).encode("utf-8")
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """A record's validation failure in one line: how many errors, and the first one's place and message."""
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(p) for p in first["loc"]) or "message"
+    return f"invalid record ({exc.error_count()} errors), first at {where}: {first['msg']}"
 
 
 def json_with(body: bytes, name: str, value: bytes) -> bytes:

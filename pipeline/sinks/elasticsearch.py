@@ -23,7 +23,7 @@ from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 from pydantic_core import to_json
 
 from pipeline.settings import Settings
-from pipeline.sinks.base import Rejection
+from pipeline.sinks.base import Rejection, Written, completed, parse_serialized
 from pipeline.sinks.documents import content_hash, is_duplicate, reported_entry, to_document
 from pipeline.sinks.es_bulk import Action, Backoff, BulkWriter, document_json, failure_reason
 from processors.records import EnrichedArticle
@@ -138,6 +138,11 @@ class ElasticsearchSink:
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def write_serialized(self, values: list[bytes]) -> Written:
+        """Parsed here: Elasticsearch does the heavy part of indexing in its own processes."""
+        docs, written = parse_serialized(values)
+        return completed(written, docs, await self.write(docs) if docs else [])
 
     async def write(self, docs: list[EnrichedArticle]) -> list[Rejection]:
         rejections: list[Rejection] = []

@@ -15,11 +15,11 @@ import sqlite3
 from array import array
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_json
 
-from pipeline.sinks.base import Rejection
+from pipeline.sinks.base import Rejection, Written, completed, parse_serialized
 from pipeline.sinks.documents import (
     content_hash,
     is_duplicate,
@@ -41,6 +41,9 @@ from pipeline.sinks.embedded_schema import fts_values, open_store
 from processors.errors import TransientError
 from processors.normalize import normalize_arabic
 from processors.records import EnrichedArticle
+
+if TYPE_CHECKING:
+    from pipeline.sinks.embedded_writer import WriterProcess
 
 # the JSON goes in as the UTF-8 bytes pydantic wrote, stored as TEXT (the same value): decoding it to a str
 # only for sqlite3 to encode it back was a twentieth of indexing an article
@@ -271,21 +274,45 @@ class EmbeddedStore:
 
 
 class EmbeddedSink:
-    """The ``Sink`` over ``EmbeddedStore``: SQLite work runs in a thread so the event loop keeps going."""
+    """The ``Sink`` over ``EmbeddedStore``. SQLite work runs in a thread so the event loop keeps going; with
+    ``writer_process`` (the worker) the writes of ``write_serialized`` run in a process of their own
+    (``embedded_writer``), which also reads the messages."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, writer_process: bool = False) -> None:
         self.store = EmbeddedStore(path)
         self._lock = asyncio.Lock()
+        self._writer: WriterProcess | None = None
+        if writer_process:
+            from pipeline.sinks.embedded_writer import WriterProcess
+
+            self._writer = WriterProcess(self.store.path)
 
     async def open(self) -> None:
+        if self._writer is not None:
+            async with self._lock:
+                await self._writer.open()
+            return
         await self._run(self.store.open)
 
     async def write(self, docs: list[EnrichedArticle]) -> list[Rejection]:
         if not docs:
             return []
+        if self._writer is not None:
+            return (await self.write_serialized([doc.to_json() for doc in docs])).rejections
         return await self._run(self.store.write, docs)
 
+    async def write_serialized(self, values: list[bytes]) -> Written:
+        if self._writer is not None:
+            async with self._lock:
+                return await self._writer.write(values)
+        docs, written = parse_serialized(values)
+        return completed(written, docs, await self.write(docs))
+
     async def close(self) -> None:
+        if self._writer is not None:
+            async with self._lock:
+                await self._writer.close()
+            return
         await self._run(self.store.close)
 
     async def _run(self, func: Any, *args: Any) -> Any:

@@ -337,11 +337,15 @@ def test_locked_store_holds_the_backlog_until_released(pipeline: Pipeline) -> No
 
 def test_worker_killed_mid_stream_loses_and_doubles_nothing(pipeline: Pipeline) -> None:
     first = pipeline.start_worker()
-    articles = corpus(200, seed=31)
+    articles = corpus(300, seed=31)
     originals, folded = reference(articles)  # the recombined corpus holds a few chance near-duplicates
-    pipeline.send(articles)
-    # kill while batches are in flight: some indexed, most not (offsets of the work in hand are not committed)
-    wait_for(lambda: 0 < len(pipeline.docs()) < len(articles) - 60, 90, "indexing under way", pipeline.alive)
+    # kill while batches are in flight: some indexed, most not (offsets of the work in hand are not committed).
+    # A first part, indexed, then the rest, taken in: the kill comes while the worker holds it (the stats file
+    # it counts by is written every second, when a few seconds' work is left).
+    pipeline.send(articles[:50])
+    wait_for(lambda: len(pipeline.docs()) > 0, 90, "indexing under way", pipeline.alive)
+    pipeline.send(articles[50:])
+    wait_for(lambda: pipeline.count("extract.in") > 50, 30, "the rest taken in", pipeline.alive)
     pipeline.halt(first, signal.SIGKILL)
     indexed_at_kill = len(pipeline.docs())
     assert indexed_at_kill < len(articles)

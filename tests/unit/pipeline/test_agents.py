@@ -15,7 +15,7 @@ from faust.exceptions import NotReady, ProducerSendError
 import pipeline.agents as agents
 from pipeline.agents import Stages, _guarded_batch
 from pipeline.app import PipelineTopics
-from pipeline.sinks.base import Rejection
+from pipeline.sinks.base import Rejection, Written, completed, parse_serialized
 from processors.errors import Dropped, PermanentError, TransientError
 from processors.metrics import Counters
 from processors.records import Article, DedupInfo, EnrichedArticle, RawArticle, json_with
@@ -122,6 +122,10 @@ class FakeSink:
             raise TransientError("connection refused", stage="index")
         self.written.extend(d.id for d in docs if d.id not in self.reject)
         return [Rejection(d.id, "mapper_parsing_exception", d.to_json().decode()) for d in docs if d.id in self.reject]
+
+    async def write_serialized(self, values: list[bytes]) -> Written:
+        docs, written = parse_serialized(values)
+        return completed(written, docs, await self.write(docs))
 
     async def close(self) -> None:
         return None
