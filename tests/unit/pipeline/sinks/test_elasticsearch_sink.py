@@ -270,3 +270,19 @@ def test_template_file_in_config_matches_the_packaged_one() -> None:
     root = Path(__file__).resolve().parents[4]
     config = json.loads((root / "config/elasticsearch/akhbar-articles.index-template.json").read_text("utf-8"))
     assert config == index_template(ALIAS)
+
+
+def test_serialized_messages_are_read_here_and_reported_by_position() -> None:
+    good, bad = make_article("https://a.com/ok"), make_article("https://a.com/bad")
+    fake = FakeElasticsearch(item_failures={bad.id: deque([(400, "document_parsing_exception")])})
+    written = []
+
+    async def body(fake: FakeElasticsearch, sink: ElasticsearchSink) -> None:
+        written.append(await sink.write_serialized([good.to_json(), b"not json", bad.to_json()]))
+
+    run_with_fake(body, fake)
+    [result] = written
+    assert result.ids == [good.id, None, bad.id] and [p for p, _ in result.unreadable] == [1]
+    assert [r.article_id for r in result.rejections] == [bad.id]
+    assert result.times == [(good.fetched_at.timestamp(), good.published_at.timestamp())]
+    assert list(fake.documents(ALIAS)) == [good.id]
