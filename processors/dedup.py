@@ -60,8 +60,8 @@ differ from the first only if an article judged in between is similar to it.
 
 from __future__ import annotations
 
-import itertools
-from collections import Counter
+import heapq
+from array import array
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +73,7 @@ from processors.records import Article, DedupInfo
 from processors.signature import TextSigner
 
 Signed = tuple[np.ndarray, int]  # a text's MinHash signature and its number of distinct shingles
+Lookup = tuple[list[bytes], "list[array[int] | None]"]  # a signature's key per band, and its bucket there
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class Deduplicator:
         entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("a:") and "sig" in value]
         for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
             signature = np.asarray(entry["sig"], dtype=np.uint32)
-            self.index.add(article_id, _Sketch(entry["t"], signature, entry["n"]), self.index.keys(signature))
+            self.index.add(article_id, entry["t"], (signature, entry["n"]), self.index.lookup(signature))
         return len(entries)
 
     def check(self, article: Article, signed: Signed | None = None) -> DedupInfo:
@@ -131,15 +132,16 @@ class Deduplicator:
             return _decision(seen)
         moment = article.fetched_at.timestamp()
         signature, size = signed if signed is not None else self.signer.signature(article.text)
-        bands = self.index.keys(signature)
         exact = self._exact_match(article, moment)
+        buckets = None
         if exact is not None:
             info, root = exact, exact.duplicate_of or article.id
         else:
+            buckets = self.index.lookup(signature)  # read once: scored against here, appended to if indexed
             # A text without a single word has an empty signature, equal to every other empty one: never compare.
-            match = self._best_match(article.id, bands, signature, size, moment) if size else None
+            match = self._best_match(article.id, buckets, (signature, size), moment) if size else None
             info, root = self._judge(article.id, match)
-        self._remember(article, info, root, (signature, size, bands), moment)
+        self._remember(article, info, root, (signature, size), moment, buckets)
         return info
 
     def expire(self, now: datetime) -> int:
@@ -164,19 +166,20 @@ class Deduplicator:
             status="duplicate", duplicate_of=root, similarity=1.0, cluster_id=entry.get("cluster_id", root)
         )
 
-    def _best_match(
-        self, article_id: str, bands: list[bytes], signature: np.ndarray, size: int, moment: float
-    ) -> _Match | None:
+    def _best_match(self, article_id: str, buckets: Lookup, signed: Signed, moment: float) -> _Match | None:
         """The closest candidate, scored from the in-memory signatures; the store confirms the one chosen."""
-        ids = self._candidates(article_id, bands, moment)
+        serials, ids = self._candidates(article_id, buckets, moment)
         if not ids:
             return None
-        sketches = [self.index.articles[i] for i in ids]
-        equal = np.count_nonzero(np.stack([s.signature for s in sketches]) == signature, axis=1).tolist()
-        scored = []
-        for candidate_id, sketch, count in zip(ids, sketches, equal, strict=True):
-            jaccard = count / len(signature)
-            scored.append((-jaccard, -_containment(jaccard, size, sketch.size), candidate_id))
+        signature, size = signed
+        index = self.index
+        jaccard = np.count_nonzero(index.signatures[serials] == signature, axis=1) / len(signature)
+        # Containment C = |A∩B| / min(|A|,|B|), with |A∩B| = J(|A|+|B|)/(1+J); no indexed article is empty.
+        sizes = index.sizes[serials]
+        smaller = np.minimum(sizes, size)
+        containment = np.minimum(1.0, jaccard * (size + sizes) / (1.0 + jaccard) / np.maximum(smaller, 1))
+        containment[smaller == 0] = 0.0
+        scored = zip((-jaccard).tolist(), (-containment).tolist(), ids, strict=True)
         # Highest Jaccard, then containment; the smaller id breaks ties, so every worker picks the same one.
         for negative_jaccard, negative_containment, candidate_id in sorted(scored):
             entry = self.store.get(f"a:{candidate_id}")
@@ -184,16 +187,18 @@ class Deduplicator:
                 return _Match(candidate_id, -negative_jaccard, -negative_containment, entry)
         return None
 
-    def _candidates(self, article_id: str, bands: list[bytes], moment: float) -> list[str]:
-        hits = Counter(self.index.members(bands))
-        hits.pop(article_id, None)
-        articles, window = self.index.articles, self._window
-        within = [i for i in hits if i in articles and abs(moment - articles[i].time) <= window]
-        if len(within) > self.config.max_candidates:
-            # Most shared bands first; ties broken by id so that the choice is deterministic.
-            within.sort()
-            within.sort(key=hits.__getitem__, reverse=True)  # stable: equal counts stay in id order
-        return within[: self.config.max_candidates]
+    def _candidates(self, article_id: str, buckets: Lookup, moment: float) -> tuple[np.ndarray, list[str]]:
+        """(serials, ids) of the ``max_candidates`` recent articles sharing most bands (ties by id)."""
+        index, limit = self.index, self.config.max_candidates
+        serials, counts = index.hits(buckets, moment, self._window, exclude=article_id)
+        if len(serials) <= limit:
+            return serials, [index.ids[serial] for serial in serials.tolist()]
+        # The limit-th largest count: every article above it is in, the ties at it compete by id.
+        threshold = int(np.partition(counts, len(counts) - limit)[len(counts) - limit])
+        above = serials[counts > threshold].tolist()
+        tied = heapq.nsmallest(limit - len(above), (index.ids[n] for n in serials[counts == threshold].tolist()))
+        ids = [index.ids[serial] for serial in above] + tied
+        return np.array(above + [index.serials[i] for i in tied], dtype=np.int64), ids
 
     def _judge(self, article_id: str, match: _Match | None) -> tuple[DedupInfo, str]:
         config = self.config
@@ -214,85 +219,122 @@ class Deduplicator:
         return DedupInfo(status="unique", cluster_id=article_id), article_id
 
     def _remember(
-        self, article: Article, info: DedupInfo, root: str, sketch: tuple[np.ndarray, int, list[bytes]], moment: float
+        self, article: Article, info: DedupInfo, root: str, signed: Signed, moment: float, buckets: Lookup | None
     ) -> None:
-        signature, size, bands = sketch
+        signature, size = signed
         entry = info.model_dump(mode="json") | {"root": root, "t": moment, "n": size}
-        if info.status != "duplicate" and size:  # an exact copy adds nothing its original's signature holds
+        if info.status != "duplicate" and size and buckets is not None:  # an exact copy adds nothing new
             entry["sig"] = signature.tolist()
             # check() returns early for a known id, so the id cannot already be in its buckets.
-            self.index.add(article.id, _Sketch(moment, signature, size), bands)
+            self.index.add(article.id, moment, signed, buckets)
         self.store[f"a:{article.id}"] = entry
         if self.store.get(f"h:{article.text_hash}") is None:
             self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
 
 
-@dataclass(frozen=True)
-class _Sketch:
-    time: float
-    signature: np.ndarray  # uint32, num_perm values
-    size: int  # distinct shingles
-
-
 class BandIndex:
-    """The LSH buckets, in memory only: one dict per band from the band's value to its newest article ids, and
-    each indexed article's time and signature (so a check scores its candidates without reading the store).
+    """The LSH buckets, in memory only: one dict per band from the band's value to the serial numbers of its
+    newest articles, and each indexed article's id, time, signature and size by serial (numpy arrays, so that a
+    check counts and scores its candidates without a Python loop per candidate or a read of the store).
 
     Derived from the signatures kept in the store, so it is never persisted: written to a Faust table it cost a
     changelog record per band per article (64, each holding its whole bucket), which made the table the
     pipeline's bottleneck. ``Deduplicator.rebuild_index`` rebuilds it after a recovery or a rebalance.
+    ``expire`` renumbers the survivors, so the serials stay dense.
     """
 
     def __init__(self, bands: int, rows: int, max_bucket: int) -> None:
         self.bands, self.rows, self.max_bucket = bands, rows, max_bucket
-        self.buckets: list[dict[bytes, list[str]]] = [{} for _ in range(bands)]
-        self.articles: dict[str, _Sketch] = {}
+        self.buckets: list[dict[bytes, array[int]]] = [{} for _ in range(bands)]  # serials, the oldest first
+        self.serials: dict[str, int] = {}
+        self.ids: list[str] = []  # by serial
         self._band = np.dtype((np.void, 4 * rows))
+        self.times: np.ndarray = np.empty(0)  # by serial, seconds since the epoch (NaN: no article)
+        self.signatures: np.ndarray = np.empty((0, bands * rows), dtype=np.uint32)  # by serial
+        self.sizes: np.ndarray = np.empty(0, dtype=np.int64)  # by serial, distinct shingles
+        self._allocate(0)
 
     def keys(self, signature: np.ndarray) -> list[bytes]:
         """One key per band: the bytes of the band's rows."""
         return np.ascontiguousarray(signature, dtype="<u4").view(self._band).tolist()
 
-    def add(self, article_id: str, sketch: _Sketch, keys: list[bytes]) -> None:
-        self.articles[article_id] = sketch
-        for band, key in zip(self.buckets, keys, strict=True):
-            bucket = band.get(key)
+    def lookup(self, signature: np.ndarray) -> Lookup:
+        """The signature's key per band and that band's bucket for it (None when there is none)."""
+        keys = self.keys(signature)
+        return keys, list(map(dict.get, self.buckets, keys))
+
+    def hits(self, found: Lookup, moment: float, window: float, exclude: str) -> tuple[np.ndarray, np.ndarray]:
+        """(serials, bands shared) of the articles within ``window`` seconds of ``moment`` in the buckets of
+        ``found``, ``exclude`` left out."""
+        joined = np.frombuffer(b"".join(filter(None, found[1])), dtype=np.int64)
+        if not len(joined):
+            return joined, joined
+        lowest = int(joined.min())
+        counts = np.bincount(joined - lowest)  # serials are dense (renumbered on expiry): a short count array
+        serials = np.flatnonzero(counts)
+        counts = counts[serials]
+        serials += lowest
+        keep = np.abs(moment - self.times[serials]) <= window
+        if (excluded := self.serials.get(exclude)) is not None:
+            keep &= serials != excluded
+        return serials[keep], counts[keep]
+
+    def add(self, article_id: str, moment: float, signed: Signed, found: Lookup) -> None:
+        """Index an article in the buckets ``found`` by ``lookup`` of its signature (no ``add`` since)."""
+        serial = self.serials.get(article_id)
+        if serial is None:
+            serial = len(self.ids)
+            if serial >= len(self.times):
+                self._allocate(2 * serial)
+            self.serials[article_id] = serial
+            self.ids.append(article_id)
+        self.times[serial] = moment
+        self.signatures[serial], self.sizes[serial] = signed
+        for band, key, bucket in zip(self.buckets, *found, strict=True):
             if bucket is None:
-                band[key] = [article_id]
+                band[key] = array("q", (serial,))
                 continue
-            bucket.append(article_id)
+            bucket.append(serial)
             if len(bucket) > self.max_bucket:
                 del bucket[0]
 
-    def members(self, keys: list[bytes]) -> list[str]:
-        """The ids in the buckets of ``keys``, once per band shared."""
-        return list(itertools.chain.from_iterable(filter(None, map(dict.get, self.buckets, keys))))
-
     def expire(self, cutoff: float) -> None:
-        self.articles = {i: sketch for i, sketch in self.articles.items() if sketch.time >= cutoff}
-        articles = self.articles
+        count = len(self.ids)
+        survivors = np.flatnonzero(self.times[:count] >= cutoff)
+        renumbered = np.full(count, -1, dtype=np.int64)
+        renumbered[survivors] = np.arange(len(survivors))
+        self.ids = [self.ids[serial] for serial in survivors.tolist()]
+        self.serials = {i: serial for serial, i in enumerate(self.ids)}
+        self._allocate(len(survivors), survivors)
         for band in self.buckets:
-            for key in [k for k, bucket in band.items() if any(i not in articles for i in bucket)]:
-                kept = [i for i in band[key] if i in articles]
-                if kept:
-                    band[key] = kept
+            for key, bucket in list(band.items()):
+                kept = renumbered[np.frombuffer(bucket, dtype=np.int64)]
+                if (kept >= 0).any():
+                    band[key] = array("q", kept[kept >= 0].tobytes())
                 else:
                     del band[key]
 
     def clear(self) -> None:
-        self.articles.clear()
+        self.serials.clear()
+        self.ids.clear()
         for band in self.buckets:
             band.clear()
+        self._allocate(0)
+
+    def _allocate(self, count: int, kept: np.ndarray | None = None) -> None:
+        """Arrays with room for ``count`` articles at least, holding the old arrays' rows ``kept`` (by default
+        all the indexed ones) first."""
+        capacity = max(1024, count)
+        times, sizes = np.full(capacity, np.nan), np.zeros(capacity, dtype=np.int64)
+        signatures = np.zeros((capacity, self.bands * self.rows), dtype=np.uint32)
+        if self.ids:
+            rows = slice(len(self.ids)) if kept is None else kept
+            size = len(self.ids)
+            times[:size], signatures[:size], sizes[:size] = self.times[rows], self.signatures[rows], self.sizes[rows]
+        self.times, self.signatures, self.sizes = times, signatures, sizes
 
     def __len__(self) -> int:
         return sum(len(band) for band in self.buckets)
-
-
-def _containment(jaccard: float, size_a: int, size_b: int) -> float:
-    smaller = min(size_a, size_b)
-    if smaller == 0:
-        return 0.0
-    return min(1.0, jaccard * (size_a + size_b) / (1.0 + jaccard) / smaller)
 
 
 def _decision(entry: dict[str, Any]) -> DedupInfo:
