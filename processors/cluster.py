@@ -135,9 +135,10 @@ class StoryClusterer:
         linked = facts.dedup.cluster_id if facts.dedup.cluster_id not in (None, facts.id) else None
         ids = self.index.ranked(keys, moment, window, facts.id, self.config.max_candidates, first=linked)
         articles = self.index.articles
-        candidates = [
-            (i, stored) for i in ids if (stored := articles.get(i)) is not None and abs(moment - stored.time) <= window
-        ]
+        lead = ids[:1] if linked is not None and ids[:1] == [linked] else []  # possibly not indexed, or too old
+        candidates = [(i, stored) for i in lead if (stored := articles.get(i)) and abs(moment - stored.time) <= window]
+        # The ranked ids are indexed articles within the window.
+        candidates += zip(ids[len(lead) :], map(articles.__getitem__, ids[len(lead) :]), strict=True)
         overlaps = self._word_table.overlaps(facts.words, [stored.words for _, stored in candidates])
         least = self.config.min_word_overlap
         # Below the word overlap only the dedup stage's text link can be confirmed.
@@ -278,7 +279,8 @@ class _WordTable:
         ends = np.cumsum(sizes)
         shared = running[ends] - running[ends - sizes]
         smaller = np.minimum(sizes, len(words))
-        return [float(n) / m if m else 0.0 for n, m in zip(shared.tolist(), smaller.tolist(), strict=True)]
+        overlaps: list[float] = np.where(smaller > 0, shared / np.maximum(smaller, 1), 0.0).tolist()
+        return overlaps
 
     def _found(self, words: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Which of ``values`` are among ``words``."""

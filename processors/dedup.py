@@ -60,7 +60,6 @@ differ from the first only if an article judged in between is similar to it.
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -192,13 +191,13 @@ class Deduplicator:
         index, limit = self.index, self.config.max_candidates
         serials, counts = index.hits(buckets, moment, self._window, exclude=article_id)
         if len(serials) <= limit:
-            return serials, [index.ids[serial] for serial in serials.tolist()]
+            return serials, list(map(index.ids.__getitem__, serials.tolist()))
         # The limit-th largest count: every article above it is in, the ties at it compete by id.
         threshold = int(np.partition(counts, len(counts) - limit)[len(counts) - limit])
         above = serials[counts > threshold].tolist()
-        tied = heapq.nsmallest(limit - len(above), (index.ids[n] for n in serials[counts == threshold].tolist()))
-        ids = [index.ids[serial] for serial in above] + tied
-        return np.array(above + [index.serials[i] for i in tied], dtype=np.int64), ids
+        tied = sorted(map(index.ids.__getitem__, serials[counts == threshold].tolist()))[: limit - len(above)]
+        ids = list(map(index.ids.__getitem__, above)) + tied
+        return np.array(above + list(map(index.serials.__getitem__, tied)), dtype=np.int64), ids
 
     def _judge(self, article_id: str, match: _Match | None) -> tuple[DedupInfo, str]:
         config = self.config
@@ -290,13 +289,16 @@ class BandIndex:
             self.ids.append(article_id)
         self.times[serial] = moment
         self.signatures[serial], self.sizes[serial] = signed
-        for band, key, bucket in zip(self.buckets, *found, strict=True):
-            if bucket is None:
-                band[key] = array("q", (serial,))
-                continue
+        keys, buckets = found
+        present = [bucket for bucket in buckets if bucket is not None]
+        for bucket in present:
             bucket.append(serial)
-            if len(bucket) > self.max_bucket:
-                del bucket[0]
+        for full in [bucket for bucket in present if len(bucket) > self.max_bucket]:
+            del full[0]
+        if len(present) < len(buckets):
+            for band, key, old in zip(self.buckets, keys, buckets, strict=True):
+                if old is None:
+                    band[key] = array("q", (serial,))
 
     def expire(self, cutoff: float) -> None:
         count = len(self.ids)
