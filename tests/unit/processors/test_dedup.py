@@ -320,3 +320,19 @@ def test_candidates_are_those_sharing_most_bands_then_the_smallest_ids() -> None
         serials, ids = dedup._candidates(item.id, found, item.fetched_at.timestamp())
         assert sorted(ids) == sorted(expected) and [dedup.index.ids[n] for n in serials.tolist()] == ids
         dedup.check(item, (signature, size))
+
+
+def test_signatures_stored_as_json_lists_by_older_versions_are_still_read(devset: dict[str, dict]) -> None:
+    store = StrictStore()
+    Deduplicator(store).check(article(devset, "saudi-metro"))
+    entry = store["a:saudi-metro"]
+    signature, _ = TextSigner().signature(article(devset, "saudi-metro").text)
+    assert isinstance(entry["sig"], str) and len(entry["sig"]) < len(json.dumps(signature.tolist())) * 0.6
+    store["a:saudi-metro"] = entry | {"sig": signature.tolist()}  # as written before signatures were base64
+    store.scanning_allowed = True
+    recovered = Deduplicator(StrictStore(store))
+    recovered.store.scanning_allowed = True
+    assert recovered.rebuild_index() == 1
+    assert recovered.index.signatures[0].tolist() == signature.tolist()
+    info = recovered.check(article(devset, "saudi-metro~edited", 1))
+    assert (info.status, info.duplicate_of) == ("near_duplicate", "saudi-metro")
