@@ -73,6 +73,7 @@ class StoryClusterer:
         self._words = TextSigner(num_perm=8, shingle_words=1)  # only its tokeniser is used here
         self._window = timedelta(hours=config.window_hours).total_seconds()
         self.index = StoryIndex(config.max_postings)
+        self._complete = False  # the index holds every stored article (rebuilt, then kept in step)
         self._word_table = _WordTable()
 
     def rebuild_index(self) -> int:
@@ -82,6 +83,7 @@ class StoryClusterer:
         entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("s:")]
         for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
             self.index.add(article_id, Stored.from_entry(entry))
+        self._complete = True
         return len(entries)
 
     def assign(self, article: EnrichedArticle, words: np.ndarray | None = None) -> str:
@@ -169,9 +171,10 @@ class StoryClusterer:
         self.index.add(article_id, Stored(cluster, moment, frozenset(keys), words))
 
     def _known(self, article_id: str) -> Stored | None:
-        """An article already assigned: from the index, else from the store (the index not rebuilt yet)."""
+        """An article already assigned: from the index, else from the store (the index not rebuilt yet; once it
+        is, an article missing from it is missing from the store too, and a table read costs)."""
         stored = self.index.articles.get(article_id)
-        if stored is None and (entry := self.store.get(f"s:{article_id}")) is not None:
+        if stored is None and not self._complete and (entry := self.store.get(f"s:{article_id}")) is not None:
             stored = Stored.from_entry(entry)
         return stored
 

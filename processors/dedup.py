@@ -133,7 +133,8 @@ class Deduplicator:
             return _decision(seen)
         moment = article.fetched_at.timestamp()
         signature, size = signed if signed is not None else self.signer.signature(article.text)
-        exact = self._exact_match(article, moment)
+        first = self.store.get(f"h:{article.text_hash}")  # read once: nothing but this check writes it
+        exact = self._exact_match(article, first, moment)
         buckets = None
         if exact is not None:
             info, root = exact, exact.duplicate_of or article.id
@@ -143,6 +144,8 @@ class Deduplicator:
             match = self._best_match(article.id, buckets, (signature, size), moment) if size else None
             info, root = self._judge(article.id, match)
         self._remember(article, info, root, (signature, size), moment, buckets)
+        if first is None:
+            self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
         return info
 
     def expire(self, now: datetime) -> int:
@@ -157,8 +160,8 @@ class Deduplicator:
             removed += 1
         return removed
 
-    def _exact_match(self, article: Article, moment: float) -> DedupInfo | None:
-        first = self.store.get(f"h:{article.text_hash}")
+    def _exact_match(self, article: Article, first: dict[str, Any] | None, moment: float) -> DedupInfo | None:
+        """A duplicate of ``first``, the first article stored with the same text hash, if it is another one."""
         if first is None or first["id"] == article.id or abs(moment - first["t"]) > self._window:
             return None
         entry = self.store.get(f"a:{first['id']}") or {}
@@ -229,8 +232,6 @@ class Deduplicator:
             # check() returns early for a known id, so the id cannot already be in its buckets.
             self.index.add(article.id, moment, signed, buckets)
         self.store[f"a:{article.id}"] = entry
-        if self.store.get(f"h:{article.text_hash}") is None:
-            self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
 
 
 class BandIndex:

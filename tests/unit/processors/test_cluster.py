@@ -237,3 +237,32 @@ def test_the_best_candidate_has_most_words_then_most_keys_then_the_smallest_id()
     assert clusterer._best(candidates, overlaps, [0, 3, 4], own, None) == "B"
     assert clusterer._best(candidates, overlaps, [0, 4], own, "e") == "E"
     assert clusterer._best(candidates, overlaps, [0, 4], own, None) is None
+
+
+class _CountingStore(dict[str, Any]):
+    """A dict that counts its reads by key."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.reads: dict[str, int] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get(key, default)
+
+
+def test_a_rebuilt_index_spares_the_store_read_of_each_new_article(devset: tuple[list[dict], list[dict]]) -> None:
+    """Before a rebuild an assigned article is found in the store (a restored table); after one, the index
+    holds every stored article, so a new article's own key is not read (nor an original's that is gone)."""
+    items, _ = devset
+    first, second = to_article(items[0], 0), to_article(items[1], 1)
+    writer = StoryClusterer({})
+    cluster = writer.assign(enrich(first, DedupInfo(cluster_id=first.id)))
+    restored = StoryClusterer(_CountingStore(writer.store))
+    assert restored.assign(enrich(first, DedupInfo(cluster_id="other"))) == cluster  # from the store
+    assert restored.rebuild_index() == 1
+    restored.store.reads.clear()
+    reprint = DedupInfo(status="duplicate", duplicate_of="gone", cluster_id="gone")
+    assert restored.assign(enrich(second, reprint)) == "gone"
+    assert restored.assign(enrich(first, DedupInfo(cluster_id="other"))) == cluster  # from the index
+    assert restored.store.reads == {}

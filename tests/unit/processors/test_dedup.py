@@ -336,3 +336,22 @@ def test_signatures_stored_as_json_lists_by_older_versions_are_still_read(devset
     assert recovered.index.signatures[0].tolist() == signature.tolist()
     info = recovered.check(article(devset, "saudi-metro~edited", 1))
     assert (info.status, info.duplicate_of) == ("near_duplicate", "saudi-metro")
+
+
+def test_a_check_reads_each_key_of_the_store_once_at_most(devset: dict[str, dict]) -> None:
+    """A Faust table read costs: the text hash read to find an exact copy also decides whether to write it."""
+    reads: list[str] = []
+
+    class Counting(StrictStore):
+        def get(self, key: str, default: Any = None) -> Any:
+            reads.append(key)
+            return super().get(key, default)
+
+    dedup = Deduplicator(Counting())
+    items = [article(devset, i, n) for n, i in enumerate(["saudi-metro", "saudi-metro~edited", "cairo-metro"])]
+    copy = article(devset, "saudi-metro", 3, id="copy")
+    for item, status in zip([*items, copy], ["unique", "near_duplicate", "unique", "duplicate"], strict=True):
+        reads.clear()
+        assert dedup.check(item).status == status
+        assert len(reads) == len(set(reads)) and f"h:{item.text_hash}" in reads
+    assert dedup.store[f"h:{copy.text_hash}"]["id"] == "saudi-metro"
