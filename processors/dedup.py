@@ -242,16 +242,18 @@ class BandIndex:
     Derived from the signatures kept in the store, so it is never persisted: written to a Faust table it cost a
     changelog record per band per article (64, each holding its whole bucket), which made the table the
     pipeline's bottleneck. ``Deduplicator.rebuild_index`` rebuilds it after a recovery or a rebalance.
-    ``expire`` renumbers the survivors, so the serials stay dense.
+    An expired article's serial is given to the next new one, so the serials stay dense (as many as the window
+    holds) without renumbering the buckets. An article is added once (``check`` returns early for a known id).
     """
 
     def __init__(self, bands: int, rows: int, max_bucket: int) -> None:
         self.bands, self.rows, self.max_bucket = bands, rows, max_bucket
         self.buckets: list[dict[bytes, array[int]]] = [{} for _ in range(bands)]  # serials, the oldest first
         self.serials: dict[str, int] = {}
-        self.ids: list[str] = []  # by serial
+        self.ids: list[str] = []  # by serial ("" when free)
+        self._free: list[int] = []  # serials of expired articles, for new ones
         self._band = np.dtype((np.void, 4 * rows))
-        self.times: np.ndarray = np.empty(0)  # by serial, seconds since the epoch (NaN: no article)
+        self.times: np.ndarray = np.empty(0)  # by serial, seconds since the epoch (NaN: free)
         self.signatures: np.ndarray = np.empty((0, bands * rows), dtype=np.uint32)  # by serial
         self.sizes: np.ndarray = np.empty(0, dtype=np.int64)  # by serial, distinct shingles
         self._allocate(0)
@@ -284,7 +286,10 @@ class BandIndex:
     def add(self, article_id: str, moment: float, signed: Signed, found: Lookup) -> None:
         """Index an article in the buckets ``found`` by ``lookup`` of its signature (no ``add`` since)."""
         serial = self.serials.get(article_id)
-        if serial is None:
+        if serial is None and self._free:
+            serial = self.serials[article_id] = self._free.pop()
+            self.ids[serial] = article_id
+        elif serial is None:
             serial = len(self.ids)
             if serial >= len(self.times):
                 self._allocate(2 * serial)
@@ -304,38 +309,36 @@ class BandIndex:
                     band[key] = array("q", (serial,))
 
     def expire(self, cutoff: float) -> None:
-        count = len(self.ids)
-        survivors = np.flatnonzero(self.times[:count] >= cutoff)
-        renumbered = np.full(count, -1, dtype=np.int64)
-        renumbered[survivors] = np.arange(len(survivors))
-        self.ids = [self.ids[serial] for serial in survivors.tolist()]
-        self.serials = {i: serial for serial, i in enumerate(self.ids)}
-        self._allocate(len(survivors), survivors)
-        for band in self.buckets:
-            for key, bucket in list(band.items()):
-                kept = renumbered[np.frombuffer(bucket, dtype=np.int64)]
-                if (kept >= 0).any():
-                    band[key] = array("q", kept[kept >= 0].tobytes())
-                else:
-                    del band[key]
+        """Drop the articles older than ``cutoff`` from their own buckets (found from their signatures, so the
+        cost follows the articles dropped, not the index) and free their serials for new articles."""
+        dead = np.flatnonzero(self.times[: len(self.ids)] < cutoff).tolist()  # a free serial's NaN is not
+        for serial in dead:
+            for band, key in zip(self.buckets, self.keys(self.signatures[serial]), strict=True):
+                bucket = band.get(key)
+                while bucket is not None and serial in bucket:  # gone already if pushed out of a full bucket
+                    bucket.remove(serial)
+                    if not bucket:
+                        del band[key]
+                        bucket = None
+            del self.serials[self.ids[serial]]
+            self.ids[serial] = ""
+        self.times[dead] = np.nan
+        self._free.extend(dead)
 
     def clear(self) -> None:
         self.serials.clear()
         self.ids.clear()
+        self._free.clear()
         for band in self.buckets:
             band.clear()
         self._allocate(0)
 
-    def _allocate(self, count: int, kept: np.ndarray | None = None) -> None:
-        """Arrays with room for ``count`` articles at least, holding the old arrays' rows ``kept`` (by default
-        all the indexed ones) first."""
-        capacity = max(1024, count)
+    def _allocate(self, count: int) -> None:
+        """Arrays with room for ``count`` articles at least, holding the indexed ones."""
+        capacity, used = max(1024, count), len(self.ids)
         times, sizes = np.full(capacity, np.nan), np.zeros(capacity, dtype=np.int64)
         signatures = np.zeros((capacity, self.bands * self.rows), dtype=np.uint32)
-        if self.ids:
-            rows = slice(len(self.ids)) if kept is None else kept
-            size = len(self.ids)
-            times[:size], signatures[:size], sizes[:size] = self.times[rows], self.signatures[rows], self.sizes[rows]
+        times[:used], signatures[:used], sizes[:used] = self.times[:used], self.signatures[:used], self.sizes[:used]
         self.times, self.signatures, self.sizes = times, signatures, sizes
 
     def __len__(self) -> int:
