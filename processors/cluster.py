@@ -50,6 +50,7 @@ _STOP_WORD_TEXT = (
     "كما بين حيث منذ خلال عند حتى أي كل غير بعض ثم إذ إذا وقال قال وقالت قالت أنه أنها وأن وفي اليوم أمس"
 )
 _STOP_WORDS = frozenset(normalize_arabic(w) for w in _STOP_WORD_TEXT.split(" "))
+_SLOT = np.uint32(0xFFFF)  # a content word's slot in _WordTable: its low 16 bits
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class StoryClusterer:
         self._words = TextSigner(num_perm=8, shingle_words=1)  # only its tokeniser is used here
         self._window = timedelta(hours=config.window_hours).total_seconds()
         self.index = StoryIndex(config.max_postings)
+        self._complete = False  # the index holds every stored article (rebuilt, then kept in step)
+        self._word_table = _WordTable()
 
     def rebuild_index(self) -> int:
         """Rebuild the in-memory posting lists from the stored articles (after a Faust table recovery or a
@@ -80,6 +83,7 @@ class StoryClusterer:
         entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("s:")]
         for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
             self.index.add(article_id, Stored.from_entry(entry))
+        self._complete = True
         return len(entries)
 
     def assign(self, article: EnrichedArticle, words: np.ndarray | None = None) -> str:
@@ -129,24 +133,35 @@ class StoryClusterer:
         return original.cluster if original else dedup.cluster_id
 
     def _confirmed(self, facts: StoryFacts) -> str | None:
-        keys, words, moment = facts.keys, facts.words, facts.moment
+        keys, moment, window = facts.keys, facts.moment, self._window
         linked = facts.dedup.cluster_id if facts.dedup.cluster_id not in (None, facts.id) else None
-        ids = self.index.ranked(keys, moment, self._window, facts.id, self.config.max_candidates, first=linked)
-        candidates = [
-            (i, stored)
-            for i in ids
-            if (stored := self.index.articles.get(i)) is not None and abs(moment - stored.time) <= self._window
-        ]
-        overlaps = _overlaps(words, [stored.words for _, stored in candidates])
-        own_keys = frozenset(keys)
+        ids = self.index.ranked(keys, moment, window, facts.id, self.config.max_candidates, first=linked)
+        articles = self.index.articles
+        lead = ids[:1] if linked is not None and ids[:1] == [linked] else []  # possibly not indexed, or too old
+        candidates = [(i, stored) for i in lead if (stored := articles.get(i)) and abs(moment - stored.time) <= window]
+        # The ranked ids are indexed articles within the window.
+        candidates += zip(ids[len(lead) :], map(articles.__getitem__, ids[len(lead) :]), strict=True)
+        overlaps = self._word_table.overlaps(facts.words, [stored.words for _, stored in candidates])
+        least = self.config.min_word_overlap
+        # Below the word overlap only the dedup stage's text link can be confirmed.
+        eligible = [n for n, overlap in enumerate(overlaps) if overlap >= least or candidates[n][0] == linked]
+        return self._best(candidates, overlaps, eligible, frozenset(keys), linked)
+
+    def _best(
+        self, candidates: list[tuple[str, Stored]], overlaps: list[float], eligible: list[int],
+        own_keys: frozenset[str], linked: str | None,
+    ) -> str | None:  # fmt: skip
+        """The cluster of the confirmed candidate with most words in common, then most keys, then the smallest
+        id (the same on every worker). Candidates are visited by falling overlap, so the keys are intersected
+        only until one is confirmed and the overlap drops below its."""
         best: tuple[float, int, str, str] | None = None
-        for (candidate_id, stored), overlap in zip(candidates, overlaps, strict=True):
-            if overlap < self.config.min_word_overlap and candidate_id != linked:
-                continue  # cannot be confirmed: spare the key intersection
+        for n in sorted(eligible, key=overlaps.__getitem__, reverse=True):
+            (candidate_id, stored), overlap = candidates[n], overlaps[n]
+            if best is not None and -overlap > best[0]:
+                break
             shared = len(own_keys & stored.keys)
             text_linked = candidate_id == linked and shared >= 1
             if text_linked or (shared >= self.config.min_shared_keys and overlap >= self.config.min_word_overlap):
-                # Most words in common, then most keys; the smaller id breaks ties (the same on every worker).
                 choice = (-overlap, -shared, candidate_id, stored.cluster)
                 best = choice if best is None or choice < best else best
         return best[3] if best else None
@@ -156,9 +171,10 @@ class StoryClusterer:
         self.index.add(article_id, Stored(cluster, moment, frozenset(keys), words))
 
     def _known(self, article_id: str) -> Stored | None:
-        """An article already assigned: from the index, else from the store (the index not rebuilt yet)."""
+        """An article already assigned: from the index, else from the store (the index not rebuilt yet; once it
+        is, an article missing from it is missing from the store too, and a table read costs)."""
         stored = self.index.articles.get(article_id)
-        if stored is None and (entry := self.store.get(f"s:{article_id}")) is not None:
+        if stored is None and not self._complete and (entry := self.store.get(f"s:{article_id}")) is not None:
             stored = Stored.from_entry(entry)
         return stored
 
@@ -243,21 +259,42 @@ def _light_stem(word: str) -> str:
     return word
 
 
-def _overlaps(words: np.ndarray, others: list[np.ndarray]) -> list[float]:
-    """Overlap coefficient of ``words`` with each of ``others`` (all sorted and distinct), in one numpy pass.
+class _WordTable:
+    """Overlap coefficients of one article's content words with those of many others, exact, in one numpy pass.
 
-    A 64 K-bit table of the words' low 16 bits screens the others' words first (most are not shared, and a
-    table lookup is cheaper than a binary search); only those that pass are compared exactly."""
-    sizes = np.fromiter(map(len, others), dtype=np.int64, count=len(others))
-    if not len(words) or not sizes.sum():
-        return [0.0] * len(others)
-    joined = np.concatenate(others)
-    screen = np.zeros(1 << 16, dtype=bool)
-    screen[words & 0xFFFF] = True
-    passed = np.flatnonzero(screen[joined & 0xFFFF])
-    values = joined[passed]
-    positions = np.minimum(np.searchsorted(words, values), len(words) - 1)
-    found = passed[words[positions] == values]
-    shared = np.bincount(np.searchsorted(np.cumsum(sizes), found, side="right"), minlength=len(others))
-    smaller = np.minimum(sizes, len(words))
-    return [float(n) / m if m else 0.0 for n, m in zip(shared.tolist(), smaller.tolist(), strict=True)]
+    A table indexed by a word's low 16 bits holds the article's word of that slot, so each of the others' words
+    is judged by one lookup and one comparison (a bit screen then a binary search cost twice as much on the
+    bench corpus); the article's words that lose their slot to another of its words (none to a few per
+    article) are compared one by one. The table is put back after each call: one per clusterer, never shared
+    between threads."""
+
+    def __init__(self) -> None:
+        self._empty = (np.arange(1 << 16, dtype=np.uint32) + 1) & _SLOT  # never a word of its own slot
+        self._table = self._empty.copy()
+
+    def overlaps(self, words: np.ndarray, others: list[np.ndarray]) -> list[float]:
+        """|A∩B| / min(|A|,|B|) of ``words`` with each of ``others`` (all sorted and distinct, uint32)."""
+        sizes = np.fromiter(map(len, others), dtype=np.int64, count=len(others))
+        if not len(words) or not sizes.sum():
+            return [0.0] * len(others)
+        joined = np.concatenate(others)
+        running = np.zeros(len(joined) + 1, dtype=np.int64)
+        np.cumsum(self._found(words, joined), out=running[1:])
+        ends = np.cumsum(sizes)
+        shared = running[ends] - running[ends - sizes]
+        smaller = np.minimum(sizes, len(words))
+        overlaps: list[float] = np.where(smaller > 0, shared / np.maximum(smaller, 1), 0.0).tolist()
+        return overlaps
+
+    def _found(self, words: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Which of ``values`` are among ``words``."""
+        table, slots = self._table, words & _SLOT
+        table[slots] = words
+        try:
+            evicted = words[table[slots] != words]  # a later word took the slot
+            found: np.ndarray = table.take(values & _SLOT) == values
+        finally:
+            table[slots] = self._empty[slots]
+        for word in evicted.tolist():
+            found |= values == word
+        return found

@@ -36,12 +36,13 @@ bands would cut the entries by a third at a measured recall of 0.98 (min over 20
 set); 32×4 falls to 0.90.
 
 Store layout (keys str, values JSON-serialisable; one `store[k] = v` per change, never in-place mutation,
-because a Faust Table only records assignments): `a:<id>` → the decision, signature, shingle count, root and
-time; `h:<text_hash>` → first id with that text. Two changelog records per article. Which outlets carried a
-story (`reported_by`) is not kept here: the sink folds each duplicate into its original's document, the one
-place that sees them all. Times are the article's `fetched_at` (seconds since the epoch):
-a candidate further than `window_days` from the article is ignored, and `expire(now)` removes state older
-than the window. Only `expire` and `rebuild_index` iterate the store.
+because a Faust Table only records assignments): `a:<id>` → the decision, signature (base64 of its uint32
+values: about half the bytes of a JSON list, and under half its cost to serialise; older stores' lists are
+still read), shingle count, root and time; `h:<text_hash>` → first id with that text. Two changelog records
+per article. Which outlets carried a story (`reported_by`) is not kept here: the sink folds each duplicate
+into its original's document, the one place that sees them all. Times are the article's `fetched_at`
+(seconds since the epoch): a candidate further than `window_days` from the article is ignored, and
+`expire(now)` removes state older than the window. Only `expire` and `rebuild_index` iterate the store.
 
 Pipeline facts. `news.raw.v1` is keyed by article id and has ONE partition by default (`AKHBAR_RAW_PARTITIONS=1`),
 so one worker owns all dedup state at a time (a Faust table whose changelog is written to the partition of the
@@ -60,8 +61,8 @@ differ from the first only if an article judged in between is similar to it.
 
 from __future__ import annotations
 
-import itertools
-from collections import Counter
+import base64
+from array import array
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +74,7 @@ from processors.records import Article, DedupInfo
 from processors.signature import TextSigner
 
 Signed = tuple[np.ndarray, int]  # a text's MinHash signature and its number of distinct shingles
+Lookup = tuple[list[bytes], "list[array[int] | None]"]  # a signature's key per band, and its bucket there
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ class Deduplicator:
         self.index.clear()
         entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("a:") and "sig" in value]
         for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
-            signature = np.asarray(entry["sig"], dtype=np.uint32)
-            self.index.add(article_id, _Sketch(entry["t"], signature, entry["n"]), self.index.keys(signature))
+            signature = _unpack(entry["sig"])
+            self.index.add(article_id, entry["t"], (signature, entry["n"]), self.index.lookup(signature))
         return len(entries)
 
     def check(self, article: Article, signed: Signed | None = None) -> DedupInfo:
@@ -131,15 +133,19 @@ class Deduplicator:
             return _decision(seen)
         moment = article.fetched_at.timestamp()
         signature, size = signed if signed is not None else self.signer.signature(article.text)
-        bands = self.index.keys(signature)
-        exact = self._exact_match(article, moment)
+        first = self.store.get(f"h:{article.text_hash}")  # read once: nothing but this check writes it
+        exact = self._exact_match(article, first, moment)
+        buckets = None
         if exact is not None:
             info, root = exact, exact.duplicate_of or article.id
         else:
+            buckets = self.index.lookup(signature)  # read once: scored against here, appended to if indexed
             # A text without a single word has an empty signature, equal to every other empty one: never compare.
-            match = self._best_match(article.id, bands, signature, size, moment) if size else None
+            match = self._best_match(article.id, buckets, (signature, size), moment) if size else None
             info, root = self._judge(article.id, match)
-        self._remember(article, info, root, (signature, size, bands), moment)
+        self._remember(article, info, root, (signature, size), moment, buckets)
+        if first is None:
+            self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
         return info
 
     def expire(self, now: datetime) -> int:
@@ -154,8 +160,8 @@ class Deduplicator:
             removed += 1
         return removed
 
-    def _exact_match(self, article: Article, moment: float) -> DedupInfo | None:
-        first = self.store.get(f"h:{article.text_hash}")
+    def _exact_match(self, article: Article, first: dict[str, Any] | None, moment: float) -> DedupInfo | None:
+        """A duplicate of ``first``, the first article stored with the same text hash, if it is another one."""
         if first is None or first["id"] == article.id or abs(moment - first["t"]) > self._window:
             return None
         entry = self.store.get(f"a:{first['id']}") or {}
@@ -164,19 +170,20 @@ class Deduplicator:
             status="duplicate", duplicate_of=root, similarity=1.0, cluster_id=entry.get("cluster_id", root)
         )
 
-    def _best_match(
-        self, article_id: str, bands: list[bytes], signature: np.ndarray, size: int, moment: float
-    ) -> _Match | None:
+    def _best_match(self, article_id: str, buckets: Lookup, signed: Signed, moment: float) -> _Match | None:
         """The closest candidate, scored from the in-memory signatures; the store confirms the one chosen."""
-        ids = self._candidates(article_id, bands, moment)
+        serials, ids = self._candidates(article_id, buckets, moment)
         if not ids:
             return None
-        sketches = [self.index.articles[i] for i in ids]
-        equal = np.count_nonzero(np.stack([s.signature for s in sketches]) == signature, axis=1).tolist()
-        scored = []
-        for candidate_id, sketch, count in zip(ids, sketches, equal, strict=True):
-            jaccard = count / len(signature)
-            scored.append((-jaccard, -_containment(jaccard, size, sketch.size), candidate_id))
+        signature, size = signed
+        index = self.index
+        jaccard = np.count_nonzero(index.signatures[serials] == signature, axis=1) / len(signature)
+        # Containment C = |A∩B| / min(|A|,|B|), with |A∩B| = J(|A|+|B|)/(1+J); no indexed article is empty.
+        sizes = index.sizes[serials]
+        smaller = np.minimum(sizes, size)
+        containment = np.minimum(1.0, jaccard * (size + sizes) / (1.0 + jaccard) / np.maximum(smaller, 1))
+        containment[smaller == 0] = 0.0
+        scored = zip((-jaccard).tolist(), (-containment).tolist(), ids, strict=True)
         # Highest Jaccard, then containment; the smaller id breaks ties, so every worker picks the same one.
         for negative_jaccard, negative_containment, candidate_id in sorted(scored):
             entry = self.store.get(f"a:{candidate_id}")
@@ -184,16 +191,18 @@ class Deduplicator:
                 return _Match(candidate_id, -negative_jaccard, -negative_containment, entry)
         return None
 
-    def _candidates(self, article_id: str, bands: list[bytes], moment: float) -> list[str]:
-        hits = Counter(self.index.members(bands))
-        hits.pop(article_id, None)
-        articles, window = self.index.articles, self._window
-        within = [i for i in hits if i in articles and abs(moment - articles[i].time) <= window]
-        if len(within) > self.config.max_candidates:
-            # Most shared bands first; ties broken by id so that the choice is deterministic.
-            within.sort()
-            within.sort(key=hits.__getitem__, reverse=True)  # stable: equal counts stay in id order
-        return within[: self.config.max_candidates]
+    def _candidates(self, article_id: str, buckets: Lookup, moment: float) -> tuple[np.ndarray, list[str]]:
+        """(serials, ids) of the ``max_candidates`` recent articles sharing most bands (ties by id)."""
+        index, limit = self.index, self.config.max_candidates
+        serials, counts = index.hits(buckets, moment, self._window, exclude=article_id)
+        if len(serials) <= limit:
+            return serials, list(map(index.ids.__getitem__, serials.tolist()))
+        # The limit-th largest count: every article above it is in, the ties at it compete by id.
+        threshold = int(np.partition(counts, len(counts) - limit)[len(counts) - limit])
+        above = serials[counts > threshold].tolist()
+        tied = sorted(map(index.ids.__getitem__, serials[counts == threshold].tolist()))[: limit - len(above)]
+        ids = list(map(index.ids.__getitem__, above)) + tied
+        return np.array(above + list(map(index.serials.__getitem__, tied)), dtype=np.int64), ids
 
     def _judge(self, article_id: str, match: _Match | None) -> tuple[DedupInfo, str]:
         config = self.config
@@ -214,85 +223,133 @@ class Deduplicator:
         return DedupInfo(status="unique", cluster_id=article_id), article_id
 
     def _remember(
-        self, article: Article, info: DedupInfo, root: str, sketch: tuple[np.ndarray, int, list[bytes]], moment: float
+        self, article: Article, info: DedupInfo, root: str, signed: Signed, moment: float, buckets: Lookup | None
     ) -> None:
-        signature, size, bands = sketch
+        signature, size = signed
         entry = info.model_dump(mode="json") | {"root": root, "t": moment, "n": size}
-        if info.status != "duplicate" and size:  # an exact copy adds nothing its original's signature holds
-            entry["sig"] = signature.tolist()
+        if info.status != "duplicate" and size and buckets is not None:  # an exact copy adds nothing new
+            entry["sig"] = base64.b64encode(signature.astype("<u4").tobytes()).decode("ascii")
             # check() returns early for a known id, so the id cannot already be in its buckets.
-            self.index.add(article.id, _Sketch(moment, signature, size), bands)
+            self.index.add(article.id, moment, signed, buckets)
         self.store[f"a:{article.id}"] = entry
-        if self.store.get(f"h:{article.text_hash}") is None:
-            self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
-
-
-@dataclass(frozen=True)
-class _Sketch:
-    time: float
-    signature: np.ndarray  # uint32, num_perm values
-    size: int  # distinct shingles
 
 
 class BandIndex:
-    """The LSH buckets, in memory only: one dict per band from the band's value to its newest article ids, and
-    each indexed article's time and signature (so a check scores its candidates without reading the store).
+    """The LSH buckets, in memory only: one dict per band from the band's value to the serial numbers of its
+    newest articles, and each indexed article's id, time, signature and size by serial (numpy arrays, so that a
+    check counts and scores its candidates without a Python loop per candidate or a read of the store).
 
     Derived from the signatures kept in the store, so it is never persisted: written to a Faust table it cost a
     changelog record per band per article (64, each holding its whole bucket), which made the table the
     pipeline's bottleneck. ``Deduplicator.rebuild_index`` rebuilds it after a recovery or a rebalance.
+    An expired article's serial is given to the next new one, so the serials stay dense (as many as the window
+    holds) without renumbering the buckets. An article is added once (``check`` returns early for a known id).
     """
 
     def __init__(self, bands: int, rows: int, max_bucket: int) -> None:
         self.bands, self.rows, self.max_bucket = bands, rows, max_bucket
-        self.buckets: list[dict[bytes, list[str]]] = [{} for _ in range(bands)]
-        self.articles: dict[str, _Sketch] = {}
+        self.buckets: list[dict[bytes, array[int]]] = [{} for _ in range(bands)]  # serials, the oldest first
+        self.serials: dict[str, int] = {}
+        self.ids: list[str] = []  # by serial ("" when free)
+        self._free: list[int] = []  # serials of expired articles, for new ones
         self._band = np.dtype((np.void, 4 * rows))
+        self.times: np.ndarray = np.empty(0)  # by serial, seconds since the epoch (NaN: free)
+        self.signatures: np.ndarray = np.empty((0, bands * rows), dtype=np.uint32)  # by serial
+        self.sizes: np.ndarray = np.empty(0, dtype=np.int64)  # by serial, distinct shingles
+        self._allocate(0)
 
     def keys(self, signature: np.ndarray) -> list[bytes]:
         """One key per band: the bytes of the band's rows."""
         return np.ascontiguousarray(signature, dtype="<u4").view(self._band).tolist()
 
-    def add(self, article_id: str, sketch: _Sketch, keys: list[bytes]) -> None:
-        self.articles[article_id] = sketch
-        for band, key in zip(self.buckets, keys, strict=True):
-            bucket = band.get(key)
-            if bucket is None:
-                band[key] = [article_id]
-                continue
-            bucket.append(article_id)
-            if len(bucket) > self.max_bucket:
-                del bucket[0]
+    def lookup(self, signature: np.ndarray) -> Lookup:
+        """The signature's key per band and that band's bucket for it (None when there is none)."""
+        keys = self.keys(signature)
+        return keys, list(map(dict.get, self.buckets, keys))
 
-    def members(self, keys: list[bytes]) -> list[str]:
-        """The ids in the buckets of ``keys``, once per band shared."""
-        return list(itertools.chain.from_iterable(filter(None, map(dict.get, self.buckets, keys))))
+    def hits(self, found: Lookup, moment: float, window: float, exclude: str) -> tuple[np.ndarray, np.ndarray]:
+        """(serials, bands shared) of the articles within ``window`` seconds of ``moment`` in the buckets of
+        ``found``, ``exclude`` left out."""
+        joined = np.frombuffer(b"".join(filter(None, found[1])), dtype=np.int64)
+        if not len(joined):
+            return joined, joined
+        lowest = int(joined.min())
+        counts = np.bincount(joined - lowest)  # serials are dense (renumbered on expiry): a short count array
+        serials = np.flatnonzero(counts)
+        counts = counts[serials]
+        serials += lowest
+        keep = np.abs(moment - self.times[serials]) <= window
+        if (excluded := self.serials.get(exclude)) is not None:
+            keep &= serials != excluded
+        return serials[keep], counts[keep]
+
+    def add(self, article_id: str, moment: float, signed: Signed, found: Lookup) -> None:
+        """Index an article in the buckets ``found`` by ``lookup`` of its signature (no ``add`` since)."""
+        serial = self.serials.get(article_id)
+        if serial is None and self._free:
+            serial = self.serials[article_id] = self._free.pop()
+            self.ids[serial] = article_id
+        elif serial is None:
+            serial = len(self.ids)
+            if serial >= len(self.times):
+                self._allocate(2 * serial)
+            self.serials[article_id] = serial
+            self.ids.append(article_id)
+        self.times[serial] = moment
+        self.signatures[serial], self.sizes[serial] = signed
+        keys, buckets = found
+        present = [bucket for bucket in buckets if bucket is not None]
+        for bucket in present:
+            bucket.append(serial)
+        for full in [bucket for bucket in present if len(bucket) > self.max_bucket]:
+            del full[0]
+        if len(present) < len(buckets):
+            for band, key, old in zip(self.buckets, keys, buckets, strict=True):
+                if old is None:
+                    band[key] = array("q", (serial,))
 
     def expire(self, cutoff: float) -> None:
-        self.articles = {i: sketch for i, sketch in self.articles.items() if sketch.time >= cutoff}
-        articles = self.articles
-        for band in self.buckets:
-            for key in [k for k, bucket in band.items() if any(i not in articles for i in bucket)]:
-                kept = [i for i in band[key] if i in articles]
-                if kept:
-                    band[key] = kept
-                else:
-                    del band[key]
+        """Drop the articles older than ``cutoff`` from their own buckets (found from their signatures, so the
+        cost follows the articles dropped, not the index) and free their serials for new articles."""
+        dead = np.flatnonzero(self.times[: len(self.ids)] < cutoff).tolist()  # a free serial's NaN is not
+        for serial in dead:
+            for band, key in zip(self.buckets, self.keys(self.signatures[serial]), strict=True):
+                bucket = band.get(key)
+                while bucket is not None and serial in bucket:  # gone already if pushed out of a full bucket
+                    bucket.remove(serial)
+                    if not bucket:
+                        del band[key]
+                        bucket = None
+            del self.serials[self.ids[serial]]
+            self.ids[serial] = ""
+        self.times[dead] = np.nan
+        self._free.extend(dead)
 
     def clear(self) -> None:
-        self.articles.clear()
+        self.serials.clear()
+        self.ids.clear()
+        self._free.clear()
         for band in self.buckets:
             band.clear()
+        self._allocate(0)
+
+    def _allocate(self, count: int) -> None:
+        """Arrays with room for ``count`` articles at least, holding the indexed ones."""
+        capacity, used = max(1024, count), len(self.ids)
+        times, sizes = np.full(capacity, np.nan), np.zeros(capacity, dtype=np.int64)
+        signatures = np.zeros((capacity, self.bands * self.rows), dtype=np.uint32)
+        times[:used], signatures[:used], sizes[:used] = self.times[:used], self.signatures[:used], self.sizes[:used]
+        self.times, self.signatures, self.sizes = times, signatures, sizes
 
     def __len__(self) -> int:
         return sum(len(band) for band in self.buckets)
 
 
-def _containment(jaccard: float, size_a: int, size_b: int) -> float:
-    smaller = min(size_a, size_b)
-    if smaller == 0:
-        return 0.0
-    return min(1.0, jaccard * (size_a + size_b) / (1.0 + jaccard) / smaller)
+def _unpack(signature: str | list[int]) -> np.ndarray:
+    """A stored signature: base64 of its little-endian uint32 values (or, in an older store, their JSON list)."""
+    if isinstance(signature, str):
+        return np.frombuffer(base64.b64decode(signature), dtype="<u4").astype(np.uint32)
+    return np.asarray(signature, dtype=np.uint32)
 
 
 def _decision(entry: dict[str, Any]) -> DedupInfo:

@@ -9,7 +9,6 @@ every worker applies the same way). `expire` renumbers the survivors, so the ser
 from __future__ import annotations
 
 import base64
-import heapq
 from array import array
 from dataclasses import dataclass
 from typing import Any
@@ -81,9 +80,9 @@ class StoryIndex:
             # The wanted-th largest count: every article above it is in, the ties at it compete by id.
             threshold = int(np.partition(counts, len(counts) - wanted)[len(counts) - wanted])
             above = counts > threshold
-            tied = [self._ids[serial] for serial in serials[counts == threshold].tolist()]
+            tied = sorted(map(self._ids.__getitem__, serials[counts == threshold].tolist()))
             ranked = self._by_count(serials[above], counts[above])
-            ranked += [(-threshold, i) for i in heapq.nsmallest(wanted - len(ranked), tied)]
+            ranked += [(-threshold, i) for i in tied[: wanted - len(ranked)]]
         else:
             ranked = self._by_count(serials, counts)
         ranked.sort()

@@ -6,11 +6,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from processors.cluster import ClusterConfig, StoryClusterer, story_facts, story_keys
+from processors.cluster import ClusterConfig, StoryClusterer, _WordTable, story_facts, story_keys
 from processors.dedup import Deduplicator
 from processors.records import DedupInfo, EnrichedArticle, Entity, Place, json_with
+from processors.story_index import Stored
 from tests.unit.processors.devset import load_devset, to_article
 
 # What enrichment would find in the dev set (a lexicon stands in for processors.enrich here).
@@ -194,3 +198,71 @@ def test_assigning_from_story_facts_sent_as_json_matches_assigning_the_article(d
 def test_json_with_adds_one_field_to_any_object():
     assert json.loads(json_with(b'{"a":1}', "b", b'{"c":null}')) == {"a": 1, "b": {"c": None}}
     assert json.loads(json_with(b"{}", "b", b"[2]")) == {"b": [2]}
+
+
+# Words that share their low 16 bits (the _WordTable slot) with others, so that slots clash often.
+_WORDS = st.lists(st.sampled_from([low | high << 16 for low in (0, 1, 7, 0xFFFF) for high in (0, 1, 2, 0xFFFF)]))
+
+
+@given(words=_WORDS, others=st.lists(_WORDS, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_word_overlaps_equal_the_plain_definition(words: list[int], others: list[list[int]]) -> None:
+    """|A∩B| / min(|A|,|B|) for every other, whichever words clash in the table; one table serves every call."""
+    as_array = lambda values: np.array(sorted(set(values)), dtype=np.uint32)  # noqa: E731
+    expected = [
+        len(set(words) & set(other)) / min(len(set(words)), len(set(other))) if words and other else 0.0
+        for other in others
+    ]
+    assert _TABLE.overlaps(as_array(words), [as_array(other) for other in others]) == expected
+
+
+_TABLE = _WordTable()
+
+
+def _stored(cluster: str, keys: str) -> Stored:
+    return Stored(cluster, 0.0, frozenset(keys), np.empty(0, dtype=np.uint32))
+
+
+def test_the_best_candidate_has_most_words_then_most_keys_then_the_smallest_id() -> None:
+    clusterer = StoryClusterer({}, ClusterConfig(min_shared_keys=2))
+    candidates = [
+        ("a", _stored("A", "x")),  # most words, one key only: not confirmed
+        ("d", _stored("D", "xy")),
+        ("c", _stored("C", "xy")),  # as many words and keys as d: the smaller id
+        ("b", _stored("B", "xyz")),  # most keys, fewer words
+        ("e", _stored("E", "x")),  # the text link: one key is enough, but its overlap is the lowest
+    ]
+    overlaps, own = [0.9, 0.5, 0.5, 0.4, 0.1], frozenset("xyz")
+    assert clusterer._best(candidates, overlaps, [0, 1, 2, 3, 4], own, None) == "C"
+    assert clusterer._best(candidates, overlaps, [0, 3, 4], own, None) == "B"
+    assert clusterer._best(candidates, overlaps, [0, 4], own, "e") == "E"
+    assert clusterer._best(candidates, overlaps, [0, 4], own, None) is None
+
+
+class _CountingStore(dict[str, Any]):
+    """A dict that counts its reads by key."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.reads: dict[str, int] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get(key, default)
+
+
+def test_a_rebuilt_index_spares_the_store_read_of_each_new_article(devset: tuple[list[dict], list[dict]]) -> None:
+    """Before a rebuild an assigned article is found in the store (a restored table); after one, the index
+    holds every stored article, so a new article's own key is not read (nor an original's that is gone)."""
+    items, _ = devset
+    first, second = to_article(items[0], 0), to_article(items[1], 1)
+    writer = StoryClusterer({})
+    cluster = writer.assign(enrich(first, DedupInfo(cluster_id=first.id)))
+    restored = StoryClusterer(_CountingStore(writer.store))
+    assert restored.assign(enrich(first, DedupInfo(cluster_id="other"))) == cluster  # from the store
+    assert restored.rebuild_index() == 1
+    restored.store.reads.clear()
+    reprint = DedupInfo(status="duplicate", duplicate_of="gone", cluster_id="gone")
+    assert restored.assign(enrich(second, reprint)) == "gone"
+    assert restored.assign(enrich(first, DedupInfo(cluster_id="other"))) == cluster  # from the index
+    assert restored.store.reads == {}
