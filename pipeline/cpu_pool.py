@@ -45,7 +45,8 @@ READY_ROUNDS = 300  # of ~0.2 s each: how long start() waits for every process t
 _child: dict[str, Any] = {}  # in a pool process: its chain
 
 
-def _init_child(config: ChainConfig, worker_pid: int) -> None:
+def serve_worker(worker_pid: int) -> None:
+    """In a process the worker spawned (pool, store writer): live and die with the worker alone."""
     # The worker stops us (a sentinel at its exit) once its agents are done: a Ctrl-C or a SIGTERM to the
     # whole process group must not kill a batch under a worker that is still finishing it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -53,6 +54,10 @@ def _init_child(config: ChainConfig, worker_pid: int) -> None:
     die_with_parent(signal.SIGKILL)
     if os.getppid() != worker_pid:  # the worker died before prctl took effect
         os._exit(1)
+
+
+def _init_child(config: ChainConfig, worker_pid: int) -> None:
+    serve_worker(worker_pid)
     chain = ArticleChain(config)
     _ = chain.enricher  # built now, before the process takes its first batch
     _child["chain"] = chain

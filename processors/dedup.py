@@ -72,6 +72,7 @@ import numpy as np
 
 from processors.records import Article, DedupInfo
 from processors.signature import TextSigner
+from processors.story_index import recent_counts
 
 Signed = tuple[np.ndarray, int]  # a text's MinHash signature and its number of distinct shingles
 Lookup = tuple[list[bytes], "list[array[int] | None]"]  # a signature's key per band, and its bucket there
@@ -270,18 +271,8 @@ class BandIndex:
     def hits(self, found: Lookup, moment: float, window: float, exclude: str) -> tuple[np.ndarray, np.ndarray]:
         """(serials, bands shared) of the articles within ``window`` seconds of ``moment`` in the buckets of
         ``found``, ``exclude`` left out."""
-        joined = np.frombuffer(b"".join(filter(None, found[1])), dtype=np.int64)
-        if not len(joined):
-            return joined, joined
-        lowest = int(joined.min())
-        counts = np.bincount(joined - lowest)  # serials are dense (renumbered on expiry): a short count array
-        serials = np.flatnonzero(counts)
-        counts = counts[serials]
-        serials += lowest
-        keep = np.abs(moment - self.times[serials]) <= window
-        if (excluded := self.serials.get(exclude)) is not None:
-            keep &= serials != excluded
-        return serials[keep], counts[keep]
+        chunks = [bucket for bucket in found[1] if bucket]
+        return recent_counts(chunks, self.times, moment, window, self.serials.get(exclude))
 
     def add(self, article_id: str, moment: float, signed: Signed, found: Lookup) -> None:
         """Index an article in the buckets ``found`` by ``lookup`` of its signature (no ``add`` since)."""

@@ -16,6 +16,25 @@ from typing import Any
 import numpy as np
 
 
+def recent_counts(
+    chunks: list[array[int]], times: np.ndarray, moment: float, window: float, excluded: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(serials, how many of ``chunks`` hold each) of the serials in ``chunks`` (int64 arrays) whose
+    time is within ``window`` of ``moment``, ``excluded`` left out. Serials are dense, so the count array is short."""
+    joined = np.frombuffer(b"".join(chunks), dtype=np.int64)
+    if not len(joined):
+        return joined, joined
+    lowest = int(joined.min())
+    counts = np.bincount(joined - lowest)
+    serials = np.flatnonzero(counts)
+    counts = counts[serials]
+    serials += lowest
+    keep = np.abs(moment - times[serials]) <= window
+    if excluded is not None:
+        keep &= serials != excluded
+    return serials[keep], counts[keep]
+
+
 @dataclass(frozen=True)
 class Stored:
     """What clustering keeps of an assigned article."""
@@ -95,19 +114,8 @@ class StoryIndex:
     def _hits(self, keys: list[str], moment: float, window: float, exclude: str) -> tuple[np.ndarray, np.ndarray]:
         """(serials, shared keys) of the recent articles in the postings of ``keys``, ``exclude`` left out."""
         postings = self.postings
-        joined = np.frombuffer(b"".join([postings[key] for key in keys if key in postings]), dtype=np.int64)
-        if not len(joined):
-            return joined, joined
-        lowest = int(joined.min())
-        counts = np.bincount(joined - lowest)  # serials are dense (renumbered on expiry): a short count array
-        serials = np.flatnonzero(counts)
-        counts = counts[serials]
-        serials += lowest
-        keep = np.abs(moment - self._times[serials]) <= window
-        excluded = self._serials.get(exclude)
-        if excluded is not None:
-            keep &= serials != excluded
-        return serials[keep], counts[keep]
+        chunks = [postings[key] for key in keys if key in postings]
+        return recent_counts(chunks, self._times, moment, window, self._serials.get(exclude))
 
     def expire(self, cutoff: float) -> None:
         self.articles = {i: stored for i, stored in self.articles.items() if stored.time >= cutoff}

@@ -20,7 +20,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import signal
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipeline.broker import die_with_parent
+from pipeline.cpu_pool import serve_worker
 from pipeline.sinks.base import Rejection, Written, completed, parse_serialized
 from pipeline.sinks.embedded import EmbeddedStore
 from processors.errors import TransientError
@@ -42,12 +41,7 @@ _child: dict[str, EmbeddedStore] = {}  # in the writer process: its store
 
 
 def _start_in_child(path: Path, worker_pid: int) -> None:
-    # the worker stops us once its agents are done: a Ctrl-C to the process group must not cut a batch short
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    die_with_parent(signal.SIGKILL)
-    if os.getppid() != worker_pid:  # the worker died before prctl took effect
-        os._exit(1)
+    serve_worker(worker_pid)
     _child["store"] = EmbeddedStore(path)
 
 
