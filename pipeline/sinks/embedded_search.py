@@ -113,6 +113,10 @@ class EmbeddedSearcher:
         if not Path(path).exists():
             raise StoreNotFound(f"no search store at {path}: run `akhbar run` first (or set AKHBAR_DATA_DIR)")
         self.conn = connect(Path(path), readonly=True)
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone():
+            # the writer creates the file, then commits its schema: a reader between the two finds no tables
+            self.conn.close()
+            raise StoreNotFound(f"no search store at {path} yet: the pipeline is creating it, try again")
         self.analyzer = Analyzer()
         self._lock = threading.Lock()
         self._snapshot = Snapshot()

@@ -206,6 +206,13 @@ def test_missing_store_is_a_clear_error(tmp_path: Path) -> None:
         EmbeddedSearcher(tmp_path / "nothing.sqlite3")
 
 
+def test_a_store_whose_schema_is_not_written_yet_is_no_store_yet(tmp_path: Path) -> None:
+    path = tmp_path / "search.sqlite3"
+    sqlite3.connect(path).close()  # the file the writer creates before it commits the schema
+    with pytest.raises(StoreNotFound, match="no search store"):
+        EmbeddedSearcher(path)
+
+
 @pytest.fixture
 def corpus(store: Path) -> Path:
     write(
