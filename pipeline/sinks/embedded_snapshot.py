@@ -125,6 +125,10 @@ class PerVersion:
         self.values[key] = value
         return value
 
+    def discard(self, version: int, key: Hashable) -> None:
+        if version == self.version:
+            self.values.pop(key, None)
+
 
 def _grown(array: np.ndarray, size: int, fill: int) -> np.ndarray:
     if array.size >= size:

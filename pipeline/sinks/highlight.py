@@ -16,6 +16,7 @@ from processors.normalize import normalize_arabic
 Segment = tuple[str, bool]
 SNIPPET_WORDS = 40
 _MAX_SCAN_CHARS = 50_000  # highlight within the first 50k characters of a long body
+_OPENING_CHARS = 1_000  # about 150 Arabic words
 
 
 class _Words:
@@ -116,10 +117,22 @@ def highlight_title(title: str, query: ParsedQuery) -> list[Segment]:
     return _merge([(head, False), *segments, (tail, False)])
 
 
+def _opening_words(text: str, size: int) -> _Words:
+    """The words of a text's opening, enough to know there are more than ``size`` (a query without words
+    marks none, so its snippet is the opening words: reading the whole body was most of such a search)."""
+    chars = _OPENING_CHARS
+    while chars < len(text):
+        words = _Words(text[:chars])
+        if len(words.spans) > size + 1:  # the last word of a cut may be cut itself: never reach it
+            return words
+        chars *= 4
+    return _Words(text)
+
+
 def snippet(text: str, query: ParsedQuery, size: int = SNIPPET_WORDS) -> list[Segment]:
     """The window of ``size`` words with the most matches (the opening words when nothing matched)."""
     scanned = text[:_MAX_SCAN_CHARS]
-    words = _Words(scanned)
+    words = _Words(scanned) if query.positive() else _opening_words(scanned, size)
     if not words.spans:
         return []
     marks = _marks(words, query)
