@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from pydantic import BaseModel, Field
@@ -15,6 +18,9 @@ from rich.text import Text
 
 from pipeline.settings import Settings, load_settings
 from processors.errors import ConfigError, TransientError
+
+if TYPE_CHECKING:
+    from pipeline.sinks.embedded_search import EmbeddedSearcher
 
 FACETS = ("source", "country", "place", "person", "organization", "event_type")
 FACET_LABELS = {
@@ -129,19 +135,51 @@ def hit_from_document(doc: dict[str, Any], score: float | None) -> SearchHit:
 
 async def search(settings: Settings, query: SearchQuery) -> SearchResult:
     """Answer ``query`` from the configured backend (embedded store unless an Elasticsearch URL is set)."""
-    if settings.embedded_store:
-        import asyncio
+    backend = SearchBackend(settings)
+    try:
+        return await backend.search(query)
+    finally:
+        backend.close()
 
-        from pipeline.sinks.embedded_search import EmbeddedSearcher
 
-        searcher = EmbeddedSearcher(settings.store_path)
+class SearchBackend:
+    """The configured backend for many searches (the search page): the embedded store's searcher is opened at
+    the first search and kept, so each search reads only the documents written since the one before (a new
+    searcher first reads every document's date and tags: ~45 ms on 100,000 documents)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._searcher: EmbeddedSearcher | None = None
+        self._opening = threading.Lock()
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        if not self.settings.embedded_store:
+            from pipeline.sinks.elasticsearch_search import search_elasticsearch
+
+            return await search_elasticsearch(self.settings, query)
+        return await asyncio.to_thread(self._search_embedded, query)
+
+    def _search_embedded(self, query: SearchQuery) -> SearchResult:
+        searcher = self._embedded()  # StoreNotFound until the pipeline has written the store: asked again next time
         try:
-            return await asyncio.to_thread(searcher.search, query)
-        finally:
-            searcher.close()
-    from pipeline.sinks.elasticsearch_search import search_elasticsearch
+            return searcher.search(query)
+        except sqlite3.Error as exc:  # the file went away or broke under it: open it afresh next time
+            self.close()
+            raise TransientError(f"embedded store {self.settings.store_path}: {exc}", stage="search") from exc
 
-    return await search_elasticsearch(settings, query)
+    def _embedded(self) -> EmbeddedSearcher:
+        with self._opening:
+            if self._searcher is None:
+                from pipeline.sinks.embedded_search import EmbeddedSearcher
+
+                self._searcher = EmbeddedSearcher(self.settings.store_path)
+            return self._searcher
+
+    def close(self) -> None:
+        with self._opening:
+            searcher, self._searcher = self._searcher, None
+        if searcher is not None:
+            searcher.close()
 
 
 def parse_when(value: str | None, *, name: str, end_of_day: bool = False) -> datetime | None:
@@ -177,8 +215,6 @@ def search_command(
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
 ) -> None:
     """Search the indexed articles (embedded store, or Elasticsearch when AKHBAR_ELASTICSEARCH_URL is set)."""
-    import asyncio
-
     if sort not in ("relevance", "date"):
         raise typer.BadParameter("use relevance or date", param_hint="--sort")
     request = SearchQuery(

@@ -16,7 +16,7 @@ import typer
 from aiohttp import web
 from pydantic import ValidationError
 
-from pipeline.search import SearchQuery, SearchResult, parse_when, search
+from pipeline.search import SearchBackend, SearchQuery, SearchResult, parse_when
 from pipeline.settings import Settings, load_settings
 from processors.errors import ConfigError, TransientError
 
@@ -38,6 +38,7 @@ CSP = (
 )
 SETTINGS_KEY = web.AppKey("settings", Settings)
 MAP_KEY = web.AppKey("map", dict)
+BACKEND_KEY = web.AppKey("backend", SearchBackend)
 
 
 def query_from_params(params: Any) -> SearchQuery:
@@ -67,7 +68,7 @@ async def api_search(request: web.Request) -> web.Response:
     except (ValidationError, typer.BadParameter) as exc:
         return web.json_response({"error": f"bad query: {exc}"}, status=400)
     try:
-        result: SearchResult = await search(request.app[SETTINGS_KEY], query)
+        result: SearchResult = await request.app[BACKEND_KEY].search(query)
     except ConfigError as exc:  # no store yet, bad settings
         return web.json_response({"error": str(exc)}, status=503)
     except TransientError as exc:
@@ -83,12 +84,18 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+async def _close_backend(app: web.Application) -> None:
+    app[BACKEND_KEY].close()
+
+
 def create_app(
     settings: Settings, tile_url: str = DEFAULT_TILES, attribution: str = DEFAULT_ATTRIBUTION
 ) -> web.Application:
     app = web.Application(middlewares=[security_headers])
     app[SETTINGS_KEY] = settings
     app[MAP_KEY] = {"tile_url": tile_url, "attribution": attribution}
+    app[BACKEND_KEY] = SearchBackend(settings)  # one searcher for every request (see SearchBackend)
+    app.on_cleanup.append(_close_backend)
     app.router.add_get("/", index)
     app.router.add_get("/api/search", api_search)
     app.router.add_get("/api/config", api_config)

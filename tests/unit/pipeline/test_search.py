@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.search import parse_when, search_command
+from pipeline.search import SearchQuery, parse_when, search_command
 from pipeline.sinks.embedded import EmbeddedSink
 from tests.unit.pipeline.sinks.factory import make_article
 
@@ -82,3 +82,24 @@ def test_parse_when() -> None:
     assert recent is not None
     assert abs(datetime.now(UTC) - timedelta(hours=24) - recent) < timedelta(seconds=5)
     assert parse_when(None, name="--since") is None
+
+
+def test_the_search_backend_keeps_one_searcher_and_sees_new_documents(tmp_path: Path) -> None:
+    """The page's backend opens the store once; a store written after a first 'no store yet' is found."""
+    from pipeline.search import SearchBackend
+    from pipeline.settings import Settings
+    from processors.errors import ConfigError
+    from tests.unit.pipeline.sinks.test_embedded import write
+
+    backend = SearchBackend(Settings(data_dir=tmp_path, elasticsearch_url=None))
+    try:
+        with pytest.raises(ConfigError, match="no search store"):
+            asyncio.run(backend.search(SearchQuery(text="غزة")))
+        write(tmp_path / "search.sqlite3", [make_article("https://a.com/1", title="غزة")])
+        assert asyncio.run(backend.search(SearchQuery(text="غزة"))).total == 1
+        searcher = backend._searcher
+        write(tmp_path / "search.sqlite3", [make_article("https://a.com/2", title="غزة اليوم")])
+        assert asyncio.run(backend.search(SearchQuery(text="غزة"))).total == 2
+        assert backend._searcher is searcher  # the same searcher, refreshed with the new document only
+    finally:
+        backend.close()
