@@ -86,7 +86,7 @@ class Sink(Protocol):
 def open_sink(settings: Settings) -> Sink:
     """The embedded store when ``settings.elasticsearch_url`` is unset, else the Elasticsearch sink."""
     if settings.embedded_store:
-        from pipeline.sinks.embedded import EmbeddedSink
+        from pipeline.sinks.embedded_sink import EmbeddedSink
 
         return EmbeddedSink(settings.store_path, writer_process=settings.cpu_processes != 0)
     from pipeline.sinks.elasticsearch import ElasticsearchSink

@@ -1,25 +1,25 @@
-"""Embedded store (index side): SQLite FTS5 in the data directory, the default sink without Elasticsearch.
+"""Embedded store (index side): SQLite FTS5 in the data directory, the default store without Elasticsearch.
 
 One file, WAL journal (readers search while the pipeline writes), one writer; the tables are described in
 ``embedded_schema``. A batch is one transaction. Articles that touch nothing already stored (new ids, no
 duplicate folding, no orphans waiting for them: nearly all of them) are inserted together, a few statements per
 batch; the others go one by one through the read-merge-write path that keeps ``reported_by`` and idempotence.
-The items themselves (document, JSON, hash, FTS text) are built in ``embedded_items``.
+The items themselves (document, JSON, hash, FTS text) are built in ``embedded_items``; the ``Sink`` over this
+store is ``embedded_sink``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from array import array
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic_core import to_json
 
-from pipeline.sinks.base import Rejection, Written, completed, parse_serialized
+from pipeline.sinks.base import Rejection
 from pipeline.sinks.documents import (
     content_hash,
     is_duplicate,
@@ -38,12 +38,8 @@ from pipeline.sinks.embedded_items import (
     timestamp,
 )
 from pipeline.sinks.embedded_schema import fts_values, open_store
-from processors.errors import TransientError
 from processors.normalize import normalize_arabic
 from processors.records import EnrichedArticle
-
-if TYPE_CHECKING:
-    from pipeline.sinks.embedded_writer import WriterProcess
 
 # the JSON goes in as the UTF-8 bytes pydantic wrote, stored as TEXT (the same value): decoding it to a str
 # only for sqlite3 to encode it back was a twentieth of indexing an article
@@ -65,6 +61,10 @@ class EmbeddedStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -271,53 +271,3 @@ class EmbeddedStore:
             row = self.conn.execute("SELECT id FROM tags WHERE kind = ? AND key = ?", (kind, key)).fetchone()
             found = self._tag_ids[(kind, value)] = row[0]
         return found
-
-
-class EmbeddedSink:
-    """The ``Sink`` over ``EmbeddedStore``. SQLite work runs in a thread so the event loop keeps going; with
-    ``writer_process`` (the worker) the writes of ``write_serialized`` run in a process of their own
-    (``embedded_writer``), which also reads the messages."""
-
-    def __init__(self, path: Path, writer_process: bool = False) -> None:
-        self.store = EmbeddedStore(path)
-        self._lock = asyncio.Lock()
-        self._writer: WriterProcess | None = None
-        if writer_process:
-            from pipeline.sinks.embedded_writer import WriterProcess
-
-            self._writer = WriterProcess(self.store.path)
-
-    async def open(self) -> None:
-        if self._writer is not None:
-            async with self._lock:
-                await self._writer.open()
-            return
-        await self._run(self.store.open)
-
-    async def write(self, docs: list[EnrichedArticle]) -> list[Rejection]:
-        if not docs:
-            return []
-        if self._writer is not None:
-            return (await self.write_serialized([doc.to_json() for doc in docs])).rejections
-        return await self._run(self.store.write, docs)
-
-    async def write_serialized(self, values: list[bytes]) -> Written:
-        if self._writer is not None:
-            async with self._lock:
-                return await self._writer.write(values)
-        docs, written = parse_serialized(values)
-        return completed(written, docs, await self.write(docs))
-
-    async def close(self) -> None:
-        if self._writer is not None:
-            async with self._lock:
-                await self._writer.close()
-            return
-        await self._run(self.store.close)
-
-    async def _run(self, func: Any, *args: Any) -> Any:
-        async with self._lock:
-            try:
-                return await asyncio.to_thread(func, *args)
-            except sqlite3.OperationalError as exc:  # locked, disk full, I/O error: the world, not the item
-                raise TransientError(f"embedded store {self.store.path}: {exc}", stage="index") from exc

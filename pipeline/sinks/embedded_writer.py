@@ -48,7 +48,7 @@ def _start_in_child(path: Path, worker_pid: int) -> None:
 def _open_in_child() -> None:
     store = _child["store"]
     try:
-        if store._conn is None:
+        if not store.is_open:
             store.open()
     except sqlite3.OperationalError as exc:
         store.close()

@@ -31,7 +31,7 @@ from connectors.state import SourceState
 from pipeline.agents import Stages
 from pipeline.app import PipelineTopics
 from pipeline.offline import process_lines
-from pipeline.sinks.embedded import EmbeddedSink
+from pipeline.sinks.embedded_sink import EmbeddedSink
 from processors.chain import ArticleChain
 from processors.extract import ExtractConfig
 from processors.metrics import Counters

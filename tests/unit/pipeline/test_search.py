@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from pipeline.search import SearchQuery, parse_when, search_command
-from pipeline.sinks.embedded import EmbeddedSink
+from pipeline.sinks.embedded_sink import EmbeddedSink
 from tests.unit.pipeline.sinks.factory import make_article
 
 

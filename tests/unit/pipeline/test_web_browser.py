@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import Settings
-from pipeline.sinks.embedded import EmbeddedSink
+from pipeline.sinks.embedded_sink import EmbeddedSink
 from pipeline.web.server import start_server
 from tests.unit.pipeline.sinks.factory import make_article
 

@@ -15,9 +15,10 @@ from pipeline.search import SearchQuery
 from pipeline.settings import Settings
 from pipeline.sinks.analysis import Analyzer
 from pipeline.sinks.base import open_sink
-from pipeline.sinks.embedded import EmbeddedSink, EmbeddedStore
+from pipeline.sinks.embedded import EmbeddedStore
 from pipeline.sinks.embedded_schema import FTS, fts_text
 from pipeline.sinks.embedded_search import EmbeddedSearcher, StoreNotFound
+from pipeline.sinks.embedded_sink import EmbeddedSink
 from processors.errors import ConfigError, TransientError
 from processors.normalize import normalize_arabic
 from tests.unit.pipeline.sinks.factory import make_article

@@ -11,8 +11,8 @@ import pytest
 from pipeline.search import SearchQuery
 from pipeline.settings import Settings
 from pipeline.sinks.base import Written, open_sink
-from pipeline.sinks.embedded import EmbeddedSink
 from pipeline.sinks.embedded_search import EmbeddedSearcher
+from pipeline.sinks.embedded_sink import EmbeddedSink
 from pipeline.sinks.embedded_writer import WriterProcess, _write_in_child
 from processors.errors import TransientError
 from tests.unit.pipeline.sinks.factory import make_article
