@@ -43,10 +43,13 @@ class Ranked:
 
     def lookup(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(which of ``rowids`` (ascending) were scored, their scores)."""
-        if not self.rowids.size:
+        if not self.rowids.size or not rowids.size:
             return np.zeros(rowids.size, dtype=bool), np.zeros(0, dtype=np.float64)
-        at = np.minimum(np.searchsorted(self.rowids, rowids), self.rowids.size - 1)
-        scored = self.rowids[at] == rowids
+        # a position per rowid, not a binary search per row: a common word matches most documents
+        position = np.full(int(max(rowids[-1], self.rowids[-1])) + 1, -1, dtype=np.int64)
+        position[self.rowids] = np.arange(self.rowids.size)
+        at = position[rowids]
+        scored = at >= 0
         return scored, self.values[at[scored]]
 
 

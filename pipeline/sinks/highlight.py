@@ -23,41 +23,47 @@ class _Words:
     """Words of a display text with their character spans, normalised forms, stems and prefix-stripped keys."""
 
     def __init__(self, text: str) -> None:
-        # one split and list comprehensions, not a match object per word: snippets are most of a search's time
+        # one split and C-level passes, not a match object per word: snippets are most of a search's time
         pieces = _SPLIT.split(text)  # separator, word, separator, word, …, separator
         ends = list(accumulate(map(len, pieces)))
         words = pieces[1::2]
-        found = [_FORMS.get(word) or _forms(word) for word in words]
-        kept = [i for i, forms in enumerate(found) if forms is not None]
-        if len(kept) < len(words):
-            words, found = [words[i] for i in kept], [found[i] for i in kept]
-            word_ends = [ends[2 * i + 1] for i in kept]
-        else:
-            word_ends = ends[1::2]
-        self.spans = [(end - len(word), end) for word, end in zip(words, word_ends, strict=True)]
-        self.norms = [forms[0] for forms in found]  # type: ignore[index]
-        self.stems = [forms[1] for forms in found]  # type: ignore[index]
-        self.bare = [forms[2] for forms in found]  # type: ignore[index]
+        found = list(map(_FORMS.__getitem__, words))
+        word_ends = ends[1::2]
+        if None in found:  # display words that normalise to nothing (marks only): not words
+            kept = [i for i, forms in enumerate(found) if forms is not None]
+            words, found, word_ends = [words[i] for i in kept], [found[i] for i in kept], [word_ends[i] for i in kept]
+        self._words, self._ends = words, word_ends
+        self.norms, self.stems, self.bare = (
+            (list(column) for column in zip(*found, strict=True)) if found else ([], [], [])
+        )
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+    def span(self, i: int) -> tuple[int, int]:
+        """(start, end) of word ``i`` in the text (negative ``i`` counts from the end)."""
+        end = self._ends[i]
+        return end - len(self._words[i]), end
+
+
+class _Forms(dict[str, tuple[str, str, str] | None]):
+    """(normalised, stem, prefix-stripped) of display words, computed on first sight: news repeats its words."""
+
+    def __missing__(self, word: str) -> tuple[str, str, str] | None:
+        if len(self) > _FORMS_LIMIT:
+            self.clear()
+        key = normalize_arabic(word)
+        found = self[word] = (key, stem(key), strip_prefix(key)) if key else None
+        return found
 
 
 _SPLIT = re.compile(f"({DISPLAY_WORD.pattern})")
-_FORMS: dict[str, tuple[str, str, str] | None] = {}
 _FORMS_LIMIT = 200_000
-
-
-def _forms(word: str) -> tuple[str, str, str] | None:
-    """(normalised, stem, prefix-stripped) of a display word, cached: news text repeats its words."""
-    if word in _FORMS:
-        return _FORMS[word]
-    if len(_FORMS) > _FORMS_LIMIT:
-        _FORMS.clear()
-    key = normalize_arabic(word)
-    found = _FORMS[word] = (key, stem(key), strip_prefix(key)) if key else None
-    return found
+_FORMS = _Forms()
 
 
 def _marks(words: _Words, query: ParsedQuery) -> list[bool]:
-    marks = [False] * len(words.stems)
+    marks = [False] * len(words)
     for clause in query.positive():
         key = clause.stems[0]
         if clause.kind == "prefix":
@@ -81,18 +87,18 @@ def _phrase_hits(norms: list[str], phrase: tuple[str, ...]) -> list[int]:
 def _segments(text: str, words: _Words, marks: list[bool], first: int, last: int) -> list[Segment]:
     """Segments of ``text`` from word ``first`` to word ``last`` inclusive; matched runs merged."""
     segments: list[Segment] = []
-    position = words.spans[first][0]
+    position = words.span(first)[0]
     for i in range(first, last + 1):
         if not marks[i]:
             continue
-        start, end = words.spans[i]
+        start, end = words.span(i)
         gap = text[position:start]
         if segments and segments[-1][1] and not gap.strip():
             segments[-1] = (segments[-1][0] + gap + text[start:end], True)
         else:
             segments += [(gap, False), (text[start:end], True)]
         position = end
-    end_of_last = words.spans[last][1] if last + 1 < len(words.spans) else len(text)
+    end_of_last = words.span(last)[1] if last + 1 < len(words) else len(text)
     if end_of_last > position:
         segments.append((text[position:end_of_last], False))
     return _merge(segments)
@@ -110,10 +116,10 @@ def _merge(segments: list[Segment]) -> list[Segment]:
 
 def highlight_title(title: str, query: ParsedQuery) -> list[Segment]:
     words = _Words(title)
-    if not words.spans:
+    if not len(words):
         return [(title, False)] if title else []
-    segments = _segments(title, words, _marks(words, query), 0, len(words.spans) - 1)
-    head, tail = title[: words.spans[0][0]], title[words.spans[-1][1] :]
+    segments = _segments(title, words, _marks(words, query), 0, len(words) - 1)
+    head, tail = title[: words.span(0)[0]], title[words.span(-1)[1] :]
     return _merge([(head, False), *segments, (tail, False)])
 
 
@@ -123,7 +129,7 @@ def _opening_words(text: str, size: int) -> _Words:
     chars = _OPENING_CHARS
     while chars < len(text):
         words = _Words(text[:chars])
-        if len(words.spans) > size + 1:  # the last word of a cut may be cut itself: never reach it
+        if len(words) > size + 1:  # the last word of a cut may be cut itself: never reach it
             return words
         chars *= 4
     return _Words(text)
@@ -133,7 +139,7 @@ def snippet(text: str, query: ParsedQuery, size: int = SNIPPET_WORDS) -> list[Se
     """The window of ``size`` words with the most matches (the opening words when nothing matched)."""
     scanned = text[:_MAX_SCAN_CHARS]
     words = _Words(scanned) if query.positive() else _opening_words(scanned, size)
-    if not words.spans:
+    if not len(words):
         return []
     marks = _marks(words, query)
     best_start, best_count, count = 0, -1, 0
