@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 
 
 class EmbeddedSink:
-    """The ``Sink`` over ``EmbeddedStore``. SQLite work runs in a thread so the event loop keeps going; with
-    ``writer_process`` (the worker) the writes of ``write_serialized`` run in a process of their own
-    (``embedded_writer``), which also reads the messages."""
+    """The ``Sink`` over ``EmbeddedStore`` (a thread, or with ``writer_process`` the writer process: see above)."""
 
     def __init__(self, path: Path, writer_process: bool = False) -> None:
         self.store = EmbeddedStore(path)
