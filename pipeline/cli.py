@@ -36,6 +36,20 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+OFFLINE_BATCH = 32  # lines `akhbar process` takes at a time from a file (as the worker's stage batch)
+
+
+def _is_file(stream: object) -> bool:
+    """Whether ``stream`` reads a regular file (not a pipe or a terminal, which may wait for their next line)."""
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):  # no descriptor (a test's StringIO), or closed
+        return False
+
+
 def _settings(**overrides: object) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -124,7 +138,8 @@ def process(
 
     settings = _settings(keep_non_arabic=keep_non_arabic or None)
     chain = ArticleChain(chain_config(settings))
-    for result in process_lines(sys.stdin, chain):
+    batch = OFFLINE_BATCH if _is_file(sys.stdin) else 1  # a pipe may be fed slowly: answer each line at once
+    for result in process_lines(sys.stdin, chain, batch):
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 

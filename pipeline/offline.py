@@ -4,6 +4,10 @@ The same ``ArticleChain`` as the Faust agents, in input order, deduplicating acr
 that cannot be processed yields an error line (with its line number) and processing goes on; an expected drop
 (not Arabic, too short) yields a line saying so. Nothing is silently lost: outputs == inputs. A line without
 ``id`` gets the id of its URL (or of its title and text); without ``url``, ``https://stdin.invalid/<id>``.
+
+With ``batch`` > 1 the lines are processed stage by stage in groups (``ArticleChain.process_batch``, the same
+results, ~1.2x faster on one core): the CLI does so when stdin is a file, and reads a pipe a line at a time so
+that each answer comes as soon as its line does.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
 
 from processors.chain import ArticleChain
-from processors.errors import Dropped, PermanentError
+from processors.errors import AkhbarError, Dropped, PermanentError
 from processors.records import RawArticle
 from processors.urls import article_id
 
@@ -56,26 +61,58 @@ def _derive_id(url: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def process_lines(lines: Iterable[str], chain: ArticleChain) -> Iterator[dict[str, Any]]:
+def process_lines(lines: Iterable[str], chain: ArticleChain, batch: int = 1) -> Iterator[dict[str, Any]]:
     """Yield one output object per non-blank input line, in order."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        yield process_line(number, line, chain)
+    numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
+    if batch <= 1:
+        for number, line in numbered:
+            yield process_line(number, line, chain)
+        return
+    while group := list(islice(numbered, batch)):
+        yield from _process_group(group, chain)
 
 
 def process_line(number: int, line: str, chain: ArticleChain) -> dict[str, Any]:
     try:
-        raw = raw_from_input(json.loads(line))
-        return chain.process(raw).model_dump(mode="json")
-    except json.JSONDecodeError as exc:
-        return _error(number, "parse", f"not JSON: {exc.msg} at column {exc.colno}")
-    except Dropped as drop:
-        return {"line": number, "status": "dropped", "reason": drop.reason}
-    except PermanentError as exc:
-        return _error(number, exc.stage, exc.reason)
+        return chain.process(parse_line(line)).model_dump(mode="json")
+    except AkhbarError as exc:
+        return _outcome(number, exc)
     except Exception as exc:  # a bug must not stop the batch: report it on this line
         return _error(number, "process", f"{type(exc).__name__}: {exc}")
+
+
+def _process_group(group: list[tuple[int, str]], chain: ArticleChain) -> list[dict[str, Any]]:
+    """One group of lines: the readable ones through the chain together, each answer at its line's place."""
+    parsed: list[RawArticle | AkhbarError] = []
+    for _, line in group:
+        try:
+            parsed.append(parse_line(line))
+        except AkhbarError as exc:
+            parsed.append(exc)
+        except Exception as exc:  # as in process_line: a bug on one line is that line's error
+            parsed.append(PermanentError(f"{type(exc).__name__}: {exc}", stage="process"))
+    raws = [raw for raw in parsed if isinstance(raw, RawArticle)]
+    processed = iter(chain.process_batch(raws))
+    outputs = [next(processed) if isinstance(item, RawArticle) else item for item in parsed]
+    return [
+        _outcome(number, out) if isinstance(out, AkhbarError) else out.model_dump(mode="json")
+        for (number, _), out in zip(group, outputs, strict=True)
+    ]
+
+
+def parse_line(line: str) -> RawArticle:
+    """One input line as a raw article; ``PermanentError`` (stage ``parse``) when it cannot be one."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise PermanentError(f"not JSON: {exc.msg} at column {exc.colno}", stage="parse") from exc
+    return raw_from_input(data)
+
+
+def _outcome(number: int, exc: AkhbarError) -> dict[str, Any]:
+    if isinstance(exc, Dropped):
+        return {"line": number, "status": "dropped", "reason": exc.reason}
+    return _error(number, exc.stage, exc.reason)
 
 
 def _error(number: int, stage: str, reason: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -362,6 +362,7 @@ def test_process_lines_answers_every_hostile_line_in_order(chain: ArticleChain) 
     lines += [c["payload"].decode("utf-8", "replace").replace("\n", " ") for c in poison_cases()]
     lines.append(raw("good-last").model_dump_json())
     outputs = list(process_lines([line for line in lines], chain))
+    assert_batches_answer_the_same(lines, chain.enricher)
     non_blank = [number for number, line in enumerate(lines, start=1) if line.strip()]
     assert len(outputs) == len(non_blank)
     for number, output in zip(non_blank, outputs, strict=True):
@@ -378,6 +379,28 @@ def test_process_lines_answers_every_hostile_line_in_order(chain: ArticleChain) 
         else:
             assert output == {"line": output["line"], "status": "dropped", "reason": expected.split(".", 1)[1]}
     assert outputs[-1]["id"] == raw("good-last").id  # the last good line is processed after all the rest
+
+
+def assert_batches_answer_the_same(lines: list[str], enricher: Any) -> None:
+    """`akhbar process` on a file (lines in batches) answers every line as it does a line at a time."""
+
+    started = datetime.now(UTC)
+
+    def clock_free(output: dict[str, Any]) -> dict[str, Any]:
+        """The answer without the clock: when it was enriched, and a date past now that was clamped to now."""
+        output = {k: v for k, v in output.items() if k != "enriched_at"}
+        published = output.get("published_at")
+        if published and abs(datetime.fromisoformat(published) - started) < timedelta(minutes=5):
+            output["published_at"] = "now"
+        return output
+
+    def answers(batch: int) -> list[dict[str, Any]]:
+        fresh = ArticleChain()
+        fresh._enricher = enricher  # stateless, and seconds to build
+        return [clock_free(output) for output in process_lines(lines, fresh, batch)]
+
+    one_at_a_time = answers(1)
+    assert answers(5) == one_at_a_time and answers(32) == one_at_a_time
 
 
 # -- the embedded sink's write ------------------------------------------------------------------------------------

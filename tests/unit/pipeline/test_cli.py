@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from typer.testing import CliRunner
 
@@ -55,8 +57,10 @@ def test_status_check_follows_the_snapshot(tmp_path):
     assert shown.exit_code == 0 and "worker" in shown.output
 
 
-def test_process_reads_stdin_and_writes_the_output_contract(tmp_path):
-    """`akhbar process` as a user pipes it: minimal lines, a reprint, a malformed line, a short text."""
+@pytest.mark.parametrize("stdin", ["pipe", "file"])
+def test_process_reads_stdin_and_writes_the_output_contract(tmp_path, stdin):
+    """`akhbar process` as a user pipes it (a line at a time) or redirects a file into it (in batches): minimal
+    lines, a reprint, a malformed line, a short text."""
     import json
     import os
     import subprocess
@@ -75,8 +79,13 @@ def test_process_reads_stdin_and_writes_the_output_contract(tmp_path):
         json.dumps({"title": "خبر", "text": "قصف."}, ensure_ascii=False),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")} | {"AKHBAR_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "process"], input="\n".join(lines), env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    command = [sys.executable, "-m", "pipeline.cli", "process"]
+    if stdin == "pipe":
+        done = subprocess.run(command, input="\n".join(lines), env=env, capture_output=True, text=True, timeout=120)
+    else:
+        (tmp_path / "in.jsonl").write_text("\n".join(lines), encoding="utf-8")
+        with (tmp_path / "in.jsonl").open("rb") as file:
+            done = subprocess.run(command, stdin=file, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     first, copy, bad, short = [json.loads(line) for line in done.stdout.splitlines()]
     contract = {"id", "url", "source", "title", "text", "language", "published_at", "entities", "places", "events",
@@ -90,3 +99,17 @@ def test_process_reads_stdin_and_writes_the_output_contract(tmp_path):
     assert copy["dedup"]["status"] == "duplicate" and copy["dedup"]["duplicate_of"] == first["id"]
     assert bad["line"] == 3 and bad["status"] == "error" and bad["error"]["stage"] == "parse"
     assert short == {"line": 4, "status": "dropped", "reason": "too_short"}
+
+
+def test_process_batches_a_file_and_answers_a_pipe_line_by_line(tmp_path):
+    import os
+
+    from pipeline.cli import _is_file
+
+    (tmp_path / "in.jsonl").write_text("{}\n", encoding="utf-8")
+    with (tmp_path / "in.jsonl").open(encoding="utf-8") as file:
+        assert _is_file(file)
+    read, write = os.pipe()
+    with os.fdopen(read) as pipe, os.fdopen(write, "w"):
+        assert not _is_file(pipe)
+    assert not _is_file(io.StringIO("{}"))
