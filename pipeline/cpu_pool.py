@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from pipeline.broker import die_with_parent
 from processors.chain import ArticleChain, ChainConfig
-from processors.errors import AkhbarError, PermanentError
+from processors.errors import PermanentError, outcome_of
 from processors.records import Article, RawArticle
 
 log = logging.getLogger("akhbar.cpu_pool")
@@ -76,15 +76,7 @@ def _ready_child(_: Sequence[Any]) -> list[Outcome]:
 
 def _outcomes(call: Callable[[Item], Result], items: Sequence[Item], stage: str) -> list[Outcome]:
     """Each item's result or exception; an exception that would not survive pickling is made permanent."""
-    outcomes: list[Outcome] = []
-    for item in items:
-        try:
-            outcomes.append(call(item))
-        except AkhbarError as exc:
-            outcomes.append(exc)
-        except Exception as exc:  # a bug on one article must not fail its batch
-            outcomes.append(PermanentError(f"{type(exc).__name__}: {exc}", stage=stage))
-    return outcomes
+    return [outcome_of(call, item, stage) for item in items]
 
 
 def _extract_in_child(raws: Sequence[RawArticle]) -> list[Outcome]:

@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from processors.chain import ArticleChain
-from processors.errors import AkhbarError, Dropped, PermanentError
-from processors.records import RawArticle
+from processors.errors import AkhbarError, Dropped, PermanentError, outcome_of
+from processors.records import EnrichedArticle, RawArticle
 from processors.urls import article_id
 
 
@@ -62,42 +62,29 @@ def _derive_id(url: str, fields: dict[str, Any]) -> str:
 
 
 def process_lines(lines: Iterable[str], chain: ArticleChain, batch: int = 1) -> Iterator[dict[str, Any]]:
-    """Yield one output object per non-blank input line, in order."""
+    """Yield one output object per non-blank input line, in order, ``batch`` lines at a time."""
     numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
-    if batch <= 1:
-        for number, line in numbered:
-            yield process_line(number, line, chain)
-        return
-    while group := list(islice(numbered, batch)):
+    while group := list(islice(numbered, max(1, batch))):
         yield from _process_group(group, chain)
-
-
-def process_line(number: int, line: str, chain: ArticleChain) -> dict[str, Any]:
-    try:
-        return chain.process(parse_line(line)).model_dump(mode="json")
-    except AkhbarError as exc:
-        return _outcome(number, exc)
-    except Exception as exc:  # a bug must not stop the batch: report it on this line
-        return _error(number, "process", f"{type(exc).__name__}: {exc}")
 
 
 def _process_group(group: list[tuple[int, str]], chain: ArticleChain) -> list[dict[str, Any]]:
     """One group of lines: the readable ones through the chain together, each answer at its line's place."""
-    parsed: list[RawArticle | AkhbarError] = []
-    for _, line in group:
-        try:
-            parsed.append(parse_line(line))
-        except AkhbarError as exc:
-            parsed.append(exc)
-        except Exception as exc:  # as in process_line: a bug on one line is that line's error
-            parsed.append(PermanentError(f"{type(exc).__name__}: {exc}", stage="process"))
-    raws = [raw for raw in parsed if isinstance(raw, RawArticle)]
-    processed = iter(chain.process_batch(raws))
+    parsed = [outcome_of(parse_line, line, "parse") for _, line in group]
+    processed = iter(chain.process_batch([raw for raw in parsed if isinstance(raw, RawArticle)]))
     outputs = [next(processed) if isinstance(item, RawArticle) else item for item in parsed]
-    return [
-        _outcome(number, out) if isinstance(out, AkhbarError) else out.model_dump(mode="json")
-        for (number, _), out in zip(group, outputs, strict=True)
-    ]
+    return [_answer(number, out) for (number, _), out in zip(group, outputs, strict=True)]
+
+
+def _answer(number: int, out: Any) -> dict[str, Any]:
+    """The output line of one input line: its enriched article as JSON, or the error or drop that ended it."""
+    if not isinstance(out, AkhbarError):
+        out = outcome_of(_as_json, out, "process")  # a record that will not serialise is that line's error
+    return _outcome(number, out) if isinstance(out, AkhbarError) else out
+
+
+def _as_json(article: EnrichedArticle) -> dict[str, Any]:
+    return article.model_dump(mode="json")
 
 
 def parse_line(line: str) -> RawArticle:

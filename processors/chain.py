@@ -18,7 +18,7 @@ import numpy as np
 from processors.cluster import ClusterConfig, StoryClusterer, StoryFacts, story_facts
 from processors.dedup import DedupConfig, Deduplicator, Signed
 from processors.enrich import Enricher
-from processors.errors import AkhbarError, PermanentError
+from processors.errors import AkhbarError, outcome_of
 from processors.extract import ExtractConfig, extract_article
 from processors.records import Article, EnrichedArticle, RawArticle, json_with
 
@@ -103,7 +103,7 @@ class ArticleChain:
         """``process`` for a batch, stage by stage as the worker runs it (extraction and enrichment of a batch
         in its pool, dedup and clustering in arrival order): each article's enriched record or the error that
         ended it, in input order. The results are ``process``'s one at a time (stateless stages between
-        stateful ones in order), but a stage's tables (the language model's ~100 MB of tables, the automata) stay in the
+        stateful ones in order), but a stage's tables (the language model's ~100 MB, the automata) stay in the
         CPU's caches across the batch instead of being evicted by the other stages at every article."""
         outcomes: list[Processed] = list(raws)
         _stage(outcomes, lambda raw: self.extract(raw, now), "extract")
@@ -119,11 +119,5 @@ Processed = Any  # per article, its record so far, then the EnrichedArticle, or 
 def _stage(outcomes: list[Processed], call: Callable[[Any], Any], stage: str) -> None:
     """Apply ``call`` in place to every outcome still in flight; its error takes the article's place."""
     for index, item in enumerate(outcomes):
-        if isinstance(item, AkhbarError):
-            continue
-        try:
-            outcomes[index] = call(item)
-        except AkhbarError as exc:
-            outcomes[index] = exc
-        except Exception as exc:  # a bug on one article must not fail its batch
-            outcomes[index] = PermanentError(f"{type(exc).__name__}: {exc}", stage=stage)
+        if not isinstance(item, AkhbarError):
+            outcomes[index] = outcome_of(call, item, stage)

@@ -9,7 +9,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class AkhbarError(Exception):
@@ -39,6 +43,17 @@ class TransientError(AkhbarError):
 
 class Dropped(AkhbarError):
     """An expected drop (not Arabic, too short, …): counted under ``reason``, not dead-lettered."""
+
+
+def outcome_of(call: Callable[[Item], Result], item: Item, stage: str) -> Result | AkhbarError:
+    """``call(item)``, or the error that ended the item: ours as raised, any other (a bug on one item, which must
+    not fail its batch) as a ``PermanentError`` of ``stage`` naming it, which also survives pickling."""
+    try:
+        return call(item)
+    except AkhbarError as exc:
+        return exc
+    except Exception as exc:
+        return PermanentError(f"{type(exc).__name__}: {exc}", stage=stage)
 
 
 class ConfigError(Exception):
