@@ -13,6 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.runtime import tune_collector
+
 
 def bench_modules(only: list[str]) -> list[str]:
     here = Path(__file__).parent
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller corpora, fewer repeats")
     parser.add_argument("--json", type=Path, help="also write all rows to this file")
     args = parser.parse_args(argv)
+    tune_collector()  # as every akhbar process runs (pipeline/runtime.py)
     console = Console()
     rows: list[dict] = []
     failed = False

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,33 +124,56 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(all, idle + iowait) clock ticks of every CPU since boot (Linux /proc/stat; zeros elsewhere)."""
+    try:
+        ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(ticks), ticks[3] + ticks[4]
+
+
 def child_pids(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
-def throughput(
-    module: list[str], process: str, topic: str, corpus: list[RawArticle], last_gauge: str
-) -> tuple[float, float, float]:
-    """Messages/s from the first send of a burst to the last message handled (the child's own clock), and the
-    CPU milliseconds per message of the child process and of its own children (the worker's CPU pool and store
-    writer)."""
+@dataclass(frozen=True)
+class Throughput:
+    """One burst: its rate, the CPU each process spent per message, and how busy the whole machine was."""
+
+    rate: float  # messages/s, first send to last message handled
+    worker_ms: float  # the child process (the worker, or the no-op app)
+    children_ms: float  # its own children (the worker's CPU pool and store writer)
+    broker_ms: float  # the embedded broker
+    machine_busy: float  # share of all CPUs busy meanwhile, whatever ran on them (0 when unknown)
+
+
+def throughput(module: list[str], process: str, topic: str, corpus: list[RawArticle], last_gauge: str) -> Throughput:
+    """Messages/s from the first send of a burst to the last message handled (the child's own clock), with the
+    CPU per message of the child, of its children and of the broker: on a machine whose CPUs are all busy, the
+    rate is their sum's inverse times the CPUs, so these say where a faster pipeline must save."""
     with Run(module, process) as run:
         run.send(topic, corpus[0])
         run.producer.flush()
         run.wait_accounted(1, timeout=120)  # warm: group joined, every stage has seen one article
-        assert run.child is not None
-        pids = child_pids(run.child.pid)
-        before = [cpu_seconds(run.child.pid), sum(map(cpu_seconds, pids))]
+        assert run.child is not None and run.broker.process is not None
+        pids = [run.child.pid, run.broker.process.pid]
+        children = child_pids(run.child.pid)
+        before = [*map(cpu_seconds, pids), sum(map(cpu_seconds, children))]
+        ticks_before = machine_ticks()
         started = time.time()
         for raw in corpus[1:]:
             run.send(topic, raw)
         run.producer.flush()
         snap = run.wait_accounted(len(corpus), timeout=600)
-        after = [cpu_seconds(run.child.pid), sum(map(cpu_seconds, pids))]
+        after = [*map(cpu_seconds, pids), sum(map(cpu_seconds, children))]
+        ticks_after = machine_ticks()
         count = len(corpus) - 1
-        main_ms, children_ms = (1000 * (a - b) / count for a, b in zip(after, before, strict=True))
-        return count / (snap["gauges"][last_gauge] - started), main_ms, children_ms
+        worker_ms, broker_ms, children_ms = (1000 * (a - b) / count for a, b in zip(after, before, strict=True))
+        ticks, idle = (a - b for a, b in zip(ticks_after, ticks_before, strict=True))
+        busy = 1 - idle / ticks if ticks else 0.0
+        return Throughput(count / (snap["gauges"][last_gauge] - started), worker_ms, children_ms, broker_ms, busy)
 
 
 def latency(corpus: list[RawArticle], rate: float) -> dict[str, float]:
@@ -176,9 +200,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         throughput(["pipeline.cli", "worker"], "worker", TOPIC_RAW, build(size, seed=100 + r), "index.last_at")
         for r in range(repeats)
     ]
-    b, worker_ms, children_ms = (statistics.median(figures) for figures in zip(*runs, strict=True))
+    b, worker_ms, children_ms, broker_ms, busy = (
+        statistics.median(getattr(run, field) for run in runs)
+        for field in ("rate", "worker_ms", "children_ms", "broker_ms", "machine_busy")
+    )
     c = statistics.median(
-        throughput(["benchmarks.noop_app"], "noop", NOOP_TOPIC, corpus, "noop.last_at")[0] for _ in range(repeats)
+        throughput(["benchmarks.noop_app"], "noop", NOOP_TOPIC, corpus, "noop.last_at").rate for _ in range(repeats)
     )
     lat = latency(build(latency_n, seed=999), OFFERED_RATE)
     # Also at half the measured capacity: the latency a reader sees when the pipeline keeps up (at 100/s it
@@ -203,6 +230,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         {**row, "metric": "(b) full pipeline, embedded broker + store", "value": b, "unit": "articles/s"},
         {**row, "metric": "(b) CPU per article, worker process", "value": worker_ms, "unit": "ms"},
         {**row, "metric": "(b) CPU per article, its children (pool, store writer)", "value": children_ms, "unit": "ms"},
+        {**row, "metric": "(b) CPU per article, the embedded broker", "value": broker_ms, "unit": "ms"},
+        {**row, "metric": "(b) machine busy during the burst (all CPUs)", "value": busy, "unit": "share"},
         {**row, "metric": "(c) no-op Faust agent (ceiling)", "value": c, "unit": "msg/s"},
         {**row, "metric": "(b)/(c)", "value": b / c, "unit": "ratio", "target": ">= 0.25"},
         {**row, "metric": f"publish→searchable p50 @ {OFFERED_RATE:.0f}/s", "value": lat["p50"], "unit": "s"},

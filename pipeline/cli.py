@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pipeline.runtime import tune_collector
 from pipeline.settings import Settings, load_settings
 from processors.errors import ConfigError
 
@@ -203,6 +204,7 @@ _register_area_commands()
 
 
 def main() -> None:
+    tune_collector()
     app()
 
 

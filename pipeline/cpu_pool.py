@@ -30,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from pipeline.broker import die_with_parent
+from pipeline.runtime import tune_collector
 from processors.chain import ArticleChain, ChainConfig
 from processors.errors import PermanentError, outcome_of
 from processors.records import Article, RawArticle
@@ -54,6 +55,7 @@ def serve_worker(worker_pid: int) -> None:
     die_with_parent(signal.SIGKILL)
     if os.getppid() != worker_pid:  # the worker died before prctl took effect
         os._exit(1)
+    tune_collector()  # spawned: a fresh interpreter with the default thresholds
 
 
 def _init_child(config: ChainConfig, worker_pid: int) -> None:

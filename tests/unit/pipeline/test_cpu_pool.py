@@ -4,6 +4,7 @@ item and in order, and a process dying on one article dead-letters that article 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import pickle
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cpu_pool import CpuPool
+from pipeline.runtime import THRESHOLDS
 from processors.chain import ArticleChain
 from processors.cluster import story_keys
 from processors.errors import Dropped, PermanentError, TransientError
@@ -61,6 +63,8 @@ def test_processes_give_what_the_worker_would():
     pool = CpuPool(chain, processes=2)
     pool.start()
     try:
+        assert pool._executor is not None  # each process runs with akhbar's collector thresholds
+        assert {pool._executor.submit(gc.get_threshold).result() for _ in range(4)} == {THRESHOLDS}
         extracted = asyncio.run(pool.extract(raws()))
         articles = [chain.deduplicate(*pair) for pair in extracted if not isinstance(pair, BaseException)]
         enriched = asyncio.run(pool.enrich(articles))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -37,6 +39,15 @@ def test_truncate_text_bound(value: str, limit: int) -> None:
 def test_break_long_runs() -> None:
     assert break_long_runs("نص عادي " + "A" * 300 + " ونهاية", 200) == ("نص عادي  ونهاية", True)
     assert break_long_runs("نص عادي", 200) == ("نص عادي", False)
+    assert break_long_runs("ب" * 200, 200) == ("ب" * 200, False)  # at the limit: kept
+    assert break_long_runs("أ\u00a0" + "ب" * 201 + "\u2003ج", 200) == ("أ\u00a0\u2003ج", True)  # Unicode spaces
+    assert break_long_runs("ب" * 201 + "\x1c" + "ج" * 5, 200) == ("\x1c" + "ج" * 5, True)
+
+
+@given(st.text(alphabet=st.sampled_from("ab \u00a0\u2003\x1c\n\t\u200bج"), max_size=60), st.integers(1, 8))
+def test_break_long_runs_drops_exactly_the_runs_the_regex_finds(value: str, max_run: int) -> None:
+    long_run = rf"\S{{{max_run + 1},}}"
+    assert break_long_runs(value, max_run) == (re.sub(long_run, "", value), re.search(long_run, value) is not None)
 
 
 def test_bound_title_and_url() -> None:
