@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -201,8 +201,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         for r in range(repeats)
     ]
     b, worker_ms, children_ms, broker_ms, busy = (
-        statistics.median(getattr(run, field) for run in runs)
-        for field in ("rate", "worker_ms", "children_ms", "broker_ms", "machine_busy")
+        statistics.median(figures) for figures in zip(*map(astuple, runs), strict=True)
     )
     c = statistics.median(
         throughput(["benchmarks.noop_app"], "noop", NOOP_TOPIC, corpus, "noop.last_at").rate for _ in range(repeats)
