@@ -61,7 +61,7 @@ def serve_worker(worker_pid: int) -> None:
 def _init_child(config: ChainConfig, worker_pid: int) -> None:
     serve_worker(worker_pid)
     chain = ArticleChain(config)
-    _ = chain.enricher  # built now, before the process takes its first batch
+    chain.warm()  # now, before the process takes its first batch
     _child["chain"] = chain
 
 
@@ -103,7 +103,7 @@ class CpuPool:
         """Start the processes and wait until each has built its chain (gazetteers, language model): a broken
         gazetteer file stops the worker at start-up, not every batch. Without processes, the worker's chain."""
         if self.processes == 0:
-            _ = self.chain.enricher
+            self.chain.warm()
             return
         if self._executor is not None:
             return

@@ -20,6 +20,7 @@ from processors.dedup import DedupConfig, Deduplicator, Signed
 from processors.enrich import Enricher
 from processors.errors import AkhbarError, outcome_of
 from processors.extract import ExtractConfig, extract_article
+from processors.language import default_detector
 from processors.records import Article, EnrichedArticle, RawArticle, json_with
 
 
@@ -51,6 +52,12 @@ class ArticleChain:
         if self._enricher is None:
             self._enricher = Enricher(self.config.gazetteer_dir)
         return self._enricher
+
+    def warm(self) -> None:
+        """Load everything the stateless stages load on first use (the enricher's gazetteers and automata, the
+        language model: seconds each), so that a process's first batch is not seconds slower than the rest."""
+        _ = self.enricher
+        default_detector().load()
 
     def extract(self, raw: RawArticle, now: datetime | None = None) -> Article:
         """Raises ``Dropped`` or ``PermanentError``; pure and thread-safe (the worker runs it off the loop)."""

@@ -132,6 +132,14 @@ class LanguageDetector:
         self._identifier: _Scorer | None = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        return self._identifier is not None
+
+    def load(self) -> None:
+        """Load the model now (a process that must not stall on its first article calls this at start)."""
+        self._model()
+
     def _model(self) -> _Scorer:
         if self._identifier is None:
             with self._lock:

@@ -16,6 +16,7 @@ from pipeline.runtime import THRESHOLDS
 from processors.chain import ArticleChain
 from processors.cluster import story_keys
 from processors.errors import Dropped, PermanentError, TransientError
+from processors.language import default_detector
 from processors.records import EnrichedArticle, RawArticle, json_with
 from processors.urls import article_id
 
@@ -31,6 +32,11 @@ def raws() -> list[RawArticle]:
     text = SAMPLE.read_text(encoding="utf-8")
     other = text.replace("دير الزور", "حلب")
     return [raw(1, "قصف على دير الزور", text), raw(2, "قصير", "نص قصير"), raw(3, "عنوان", other)]
+
+
+def language_model_loaded(_: object = None) -> bool:
+    """Runs in a pool process: whether its language model is in memory yet."""
+    return default_detector().loaded
 
 
 def die_on_poison(items: list[str]) -> list[str]:
@@ -65,6 +71,8 @@ def test_processes_give_what_the_worker_would():
     try:
         assert pool._executor is not None  # each process runs with akhbar's collector thresholds
         assert {pool._executor.submit(gc.get_threshold).result() for _ in range(4)} == {THRESHOLDS}
+        # loaded at start, not by whichever process takes its first article (seconds into the first batch)
+        assert {pool._executor.submit(language_model_loaded).result() for _ in range(4)} == {True}
         extracted = asyncio.run(pool.extract(raws()))
         articles = [chain.deduplicate(*pair) for pair in extracted if not isinstance(pair, BaseException)]
         enriched = asyncio.run(pool.enrich(articles))

@@ -51,9 +51,18 @@ def test_sample_is_bounded_and_includes_the_middle() -> None:
 
 def test_model_is_not_loaded_before_first_use() -> None:
     detector = LanguageDetector()
-    assert detector._identifier is None
+    assert not detector.loaded
     detector.detect("نص عربي")
-    assert detector._identifier is not None
+    assert detector.loaded
+
+
+def test_load_loads_the_model_once() -> None:
+    detector = LanguageDetector()
+    detector.load()
+    assert detector.loaded
+    scorer = detector._identifier
+    detector.load()
+    assert detector._identifier is scorer
 
 
 def _reference() -> Any:
