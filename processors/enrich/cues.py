@@ -281,6 +281,9 @@ class CueReader:
             word[1:] in self._skip or word[1:] in self._stop or word[1:3] == "ال" or word[1:] in self._first_names
         ):
             return False
+        # ووقف, ووصل: "and" before a word that itself starts with و (وقف, وصل) starts a clause, not a name
+        if word[:2] == "وو" and word not in self._first_names:
+            return False
         # مرسوماً: names take no tanween (only the display text has it, and only if it has any at all)
         return not (words.tanween and _TANWEEN.search(words.original(position)))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def _ents(result, kind):
     return [e.text for e in result.entities if e.type == kind]
@@ -54,3 +56,23 @@ def test_title_entities_carry_their_field(enrich):
     result = enrich("نص بلا أسماء.", title="غارات على دمشق")
     (entity,) = result.entities
     assert entity.field == "title" and "غارات على دمشق"[entity.start : entity.end] == "دمشق"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "وحذر الجيش من هجوم بري واسع على المدينة.",  # بري: by land, not Nabih Berri
+        "وأصيب شاب برصاصة في الصدر خلال المواجهات.",  # الصدر: the chest, not Muqtada al-Sadr
+        "وطالب النواب بتطبيق الشرع في المحاكم.",  # الشرع: the law, not Ahmad al-Sharaa
+        "ما دفع شركات شحن كبرى إلى تغيير مساراتها.",  # كبرى is not ك + بري
+        "وطرد السفير الإسرائيلي ووقف اتفاقية الغاز.",  # و + وقف after a title starts a clause, not a name
+    ],
+)
+def test_common_words_are_no_people(enrich, text):
+    assert _ents(enrich(text), "PER") == []
+
+
+def test_a_surname_that_is_a_common_word_is_found_where_the_person_is_named_in_full(enrich):
+    # (in such a field the common word is taken for the surname too: هجوم بري would be tagged there)
+    result = enrich("واستقبل رئيس مجلس النواب نبيه بري الوفد، وقال بري إن لبنان يرفض.")
+    assert _ents(result, "PER") == ["نبيه بري", "بري"]
