@@ -82,7 +82,8 @@ class Run:
                "AKHBAR_LOG_LEVEL": "WARNING", "AKHBAR_ARCHIVE_RAW": "false"}  # fmt: skip
         self.log = open(self.data / "child.log", "wb")
         self.child = subprocess.Popen([sys.executable, "-m", *self.module], env=env, stdout=self.log, stderr=self.log)
-        self.producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap, acks="all", linger_ms=5)
+        self.producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap, acks="all", linger_ms=5,
+                                      compression_type=settings.compression_type)  # as the connectors  # fmt: skip
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -124,6 +125,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def resident_kb(pid: int) -> float:
+    """Resident memory of a live process, KB (Linux /proc; 0 elsewhere)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024
+    except OSError:
+        return 0.0
+
+
 def machine_ticks() -> tuple[int, int]:
     """(all, idle + iowait) clock ticks of every CPU since boot (Linux /proc/stat; zeros elsewhere)."""
     try:
@@ -147,6 +156,7 @@ class Throughput:
     children_ms: float  # its own children (the worker's CPU pool and store writer)
     broker_ms: float  # the embedded broker
     machine_busy: float  # share of all CPUs busy meanwhile, whatever ran on them (0 when unknown)
+    broker_kb: float  # the embedded broker's resident memory growth per message (Tansu keeps every message)
 
 
 def throughput(module: list[str], process: str, topic: str, corpus: list[RawArticle], last_gauge: str) -> Throughput:
@@ -161,19 +171,20 @@ def throughput(module: list[str], process: str, topic: str, corpus: list[RawArti
         pids = [run.child.pid, run.broker.process.pid]
         children = child_pids(run.child.pid)
         before = [*map(cpu_seconds, pids), sum(map(cpu_seconds, children))]
-        ticks_before = machine_ticks()
+        ticks_before, memory_before = machine_ticks(), resident_kb(run.broker.process.pid)
         started = time.time()
         for raw in corpus[1:]:
             run.send(topic, raw)
         run.producer.flush()
         snap = run.wait_accounted(len(corpus), timeout=600)
         after = [*map(cpu_seconds, pids), sum(map(cpu_seconds, children))]
-        ticks_after = machine_ticks()
+        ticks_after, memory_after = machine_ticks(), resident_kb(run.broker.process.pid)
         count = len(corpus) - 1
         worker_ms, broker_ms, children_ms = (1000 * (a - b) / count for a, b in zip(after, before, strict=True))
         ticks, idle = (a - b for a, b in zip(ticks_after, ticks_before, strict=True))
         busy = 1 - idle / ticks if ticks else 0.0
-        return Throughput(count / (snap["gauges"][last_gauge] - started), worker_ms, children_ms, broker_ms, busy)
+        rate = count / (snap["gauges"][last_gauge] - started)
+        return Throughput(rate, worker_ms, children_ms, broker_ms, busy, (memory_after - memory_before) / count)
 
 
 def latency(corpus: list[RawArticle], rate: float) -> dict[str, float]:
@@ -200,7 +211,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         throughput(["pipeline.cli", "worker"], "worker", TOPIC_RAW, build(size, seed=100 + r), "index.last_at")
         for r in range(repeats)
     ]
-    b, worker_ms, children_ms, broker_ms, busy = (
+    b, worker_ms, children_ms, broker_ms, busy, broker_kb = (
         statistics.median(figures) for figures in zip(*map(astuple, runs), strict=True)
     )
     c = statistics.median(
@@ -231,6 +242,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         {**row, "metric": "(b) CPU per article, its children (pool, store writer)", "value": children_ms, "unit": "ms"},
         {**row, "metric": "(b) CPU per article, the embedded broker", "value": broker_ms, "unit": "ms"},
         {**row, "metric": "(b) machine busy during the burst (all CPUs)", "value": busy, "unit": "share"},
+        {**row, "metric": "(b) embedded broker's memory growth per article", "value": broker_kb, "unit": "KB"},
         {**row, "metric": "(c) no-op Faust agent (ceiling)", "value": c, "unit": "msg/s"},
         {**row, "metric": "(b)/(c)", "value": b / c, "unit": "ratio", "target": ">= 0.25"},
         {**row, "metric": f"publish→searchable p50 @ {OFFERED_RATE:.0f}/s", "value": lat["p50"], "unit": "s"},

@@ -157,9 +157,10 @@ async def run_connectors(
     counters: Counters,
     stop: asyncio.Event,
     user_agent: str,
+    compression_type: str | None = None,
 ) -> None:
     """Poll every enabled source of ``feeds_path`` and publish new articles to news.raw.v1 until ``stop``."""
-    publisher = KafkaPublisher(bootstrap)
+    publisher = KafkaPublisher(bootstrap, compression_type=compression_type)
     service = ConnectorService(
         feeds_path=feeds_path,
         data_dir=data_dir,

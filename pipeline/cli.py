@@ -121,7 +121,8 @@ def connectors(config: ConfigOption = None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await run_connectors(bootstrap=bootstrap, feeds_path=settings.feeds_config, data_dir=settings.data_dir,
-                             counters=counters, stop=stop, user_agent=settings.user_agent)  # fmt: skip
+                             counters=counters, stop=stop, user_agent=settings.user_agent,
+                             compression_type=settings.compression_type)  # fmt: skip
 
     asyncio.run(main(settings.kafka_bootstrap))
 
@@ -183,7 +184,7 @@ def replay(
         records = topic_records(settings.kafka_bootstrap, sources)
     else:
         records = archived(settings.archive_dir, first, last, sources)  # type: ignore[assignment]
-    sent = republish(settings.kafka_bootstrap, records)
+    sent = republish(settings.kafka_bootstrap, records, compression_type=settings.compression_type)
     typer.echo(f"replay: {sent} raw articles republished to news.raw.v1")
 
 

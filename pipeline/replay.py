@@ -48,9 +48,11 @@ def from_topic(bootstrap: str, sources: set[str]) -> list[RawArticle]:
         consumer.close()
 
 
-def republish(bootstrap: str, records: Iterable[RawArticle], progress_every: int = 1000) -> int:
+def republish(bootstrap: str, records: Iterable[RawArticle], progress_every: int = 1000,
+              compression_type: str | None = None) -> int:  # fmt: skip
     """Publish ``records`` to news.raw.v1 keyed by id (acks=all, idempotent producer); returns the count."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
+                             compression_type=compression_type)  # fmt: skip
     sent = 0
     started = time.monotonic()
     try:

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     worker_id: str = Field(default="akhbar-worker", description="Faust app id (consumer group)")
     session_timeout: float = Field(default=6.0, gt=0, description="seconds; Tansu holds joins for half of it")
     heartbeat_interval: float = Field(default=2.0, gt=0)
+    kafka_compression: Literal["zstd", "gzip", "none"] = Field(
+        default="zstd", description="codec of every producer's record batches (zstd: a third to a quarter of the bytes)"
+    )
     fetch_max_wait_ms: int = Field(
         default=100, ge=10, le=5000, description="longest a worker's fetch waits (Tansu holds it that long)"
     )
@@ -66,6 +69,11 @@ class Settings(BaseSettings):
     web_port: int | None = Field(default=None, description="Faust web/metrics port on 127.0.0.1; unset = off")
     metrics_port: int | None = Field(default=None, description="Prometheus /metrics and /healthz port; unset = off")
     metrics_host: str = Field(default="127.0.0.1", description="bind address (0.0.0.0 inside a container)")
+
+    @property
+    def compression_type(self) -> str | None:
+        """``kafka_compression`` as Kafka clients name it (None: uncompressed)."""
+        return None if self.kafka_compression == "none" else self.kafka_compression
 
     @field_validator("table_store", mode="before")
     @classmethod

@@ -109,7 +109,13 @@ def test_run_connectors_entry_point(
     kafka_bootstrap: str, feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     topic = "test.entry." + str(time.monotonic_ns())
-    monkeypatch.setattr("connectors.service.KafkaPublisher", lambda b: KafkaPublisher(b, topic=topic))
+    made: list[KafkaPublisher] = []
+
+    def publisher(bootstrap: str, **options: object) -> KafkaPublisher:
+        made.append(KafkaPublisher(bootstrap, topic=topic, **options))
+        return made[-1]
+
+    monkeypatch.setattr("connectors.service.KafkaPublisher", publisher)
     feed_server.serve_file("/atom.xml", "atom_utf8.xml", "application/atom+xml")
     feeds = tmp_path / "feeds.yaml"
     write_feeds(feeds, [rss_source(feed_server, "atom", "/atom.xml")])
@@ -125,6 +131,7 @@ def test_run_connectors_entry_point(
                 counters=counters,
                 stop=stop,
                 user_agent="akhbar-test/1.0",
+                compression_type="zstd",
             )
         )
         await asyncio.sleep(2)
@@ -133,7 +140,8 @@ def test_run_connectors_entry_point(
 
     asyncio.run(main())
     messages = read_topic(kafka_bootstrap, topic)
-    assert len(messages) == 2
+    assert len(messages) == 2  # published in zstd batches, read back whole
+    assert made[0].options["compression_type"] == "zstd"
     assert counters.get("connector", "published") == 2
     assert any(h.get("user-agent") == "akhbar-test/1.0" for _, h in feed_server.requests)
 

@@ -78,3 +78,18 @@ def test_a_quiet_worker_keeps_debug_records_off():
         assert root.level == logging.WARNING and not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
     finally:
         root.setLevel(level)
+
+
+def test_the_kafka_codec_reaches_the_worker_producer(monkeypatch) -> None:
+    from pipeline.app import create_app
+
+    assert load_settings().compression_type == "zstd"  # the default: Tansu keeps every byte in memory
+    monkeypatch.setenv("AKHBAR_KAFKA_COMPRESSION", "none")
+    settings = load_settings()
+    assert settings.compression_type is None
+    assert create_app(settings, "127.0.0.1:9").conf.producer_compression_type is None
+    monkeypatch.setenv("AKHBAR_KAFKA_COMPRESSION", "gzip")
+    assert create_app(load_settings(), "127.0.0.1:9").conf.producer_compression_type == "gzip"
+    monkeypatch.setenv("AKHBAR_KAFKA_COMPRESSION", "lz5")
+    with pytest.raises(ConfigError, match="AKHBAR_KAFKA_COMPRESSION"):
+        load_settings()
