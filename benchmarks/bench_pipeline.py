@@ -125,14 +125,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def resident_kb(pid: int) -> float:
-    """Resident memory of a live process, KB (Linux /proc; 0 elsewhere)."""
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024
-    except OSError:
-        return 0.0
-
-
 def machine_ticks() -> tuple[int, int]:
     """(all, idle + iowait) clock ticks of every CPU since boot (Linux /proc/stat; zeros elsewhere)."""
     try:
@@ -171,20 +163,20 @@ def throughput(module: list[str], process: str, topic: str, corpus: list[RawArti
         pids = [run.child.pid, run.broker.process.pid]
         children = child_pids(run.child.pid)
         before = [*map(cpu_seconds, pids), sum(map(cpu_seconds, children))]
-        ticks_before, memory_before = machine_ticks(), resident_kb(run.broker.process.pid)
+        ticks_before, memory_before = machine_ticks(), run.broker.resident_bytes()
         started = time.time()
         for raw in corpus[1:]:
             run.send(topic, raw)
         run.producer.flush()
         snap = run.wait_accounted(len(corpus), timeout=600)
         after = [*map(cpu_seconds, pids), sum(map(cpu_seconds, children))]
-        ticks_after, memory_after = machine_ticks(), resident_kb(run.broker.process.pid)
+        ticks_after, memory_after = machine_ticks(), run.broker.resident_bytes()
         count = len(corpus) - 1
         worker_ms, broker_ms, children_ms = (1000 * (a - b) / count for a, b in zip(after, before, strict=True))
         ticks, idle = (a - b for a, b in zip(ticks_after, ticks_before, strict=True))
         busy = 1 - idle / ticks if ticks else 0.0
         rate = count / (snap["gauges"][last_gauge] - started)
-        return Throughput(rate, worker_ms, children_ms, broker_ms, busy, (memory_after - memory_before) / count)
+        return Throughput(rate, worker_ms, children_ms, broker_ms, busy, (memory_after - memory_before) / 1024 / count)
 
 
 def latency(corpus: list[RawArticle], rate: float) -> dict[str, float]:

@@ -121,6 +121,18 @@ class EmbeddedBroker:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=timeout)
 
+    def resident_bytes(self) -> int:
+        """The broker's resident memory (Linux /proc; 0 when stopped or unknown). Tansu's memory storage ignores
+        retention.ms: every message stays in memory until the broker stops, so this only grows."""
+        if not self.running:
+            return 0
+        assert self.process is not None
+        try:
+            pages = int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            return 0
+        return pages * os.sysconf("SC_PAGE_SIZE")
+
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -67,7 +67,16 @@ def render(stats_dir: Path, now: float | None = None) -> Group:
         counts.add_row(f"dropped: {reason}", str(n))
     for stage, n in sorted(dead_letters(total).items()):
         counts.add_row(f"[yellow]dead letters: {stage}[/yellow]", str(n))
-    return Group(procs, counts, *_source_table(snapshots))
+    return Group(procs, counts, *_broker_memory(snapshots, total), *_source_table(snapshots))
+
+
+def _broker_memory(snapshots: list[dict[str, Any]], total: Counter[str]) -> list[str]:
+    """The embedded broker's memory: Tansu keeps every message until it stops, so a long run must watch it."""
+    resident = sum(snap.get("gauges", {}).get("broker.resident_bytes", 0) for snap in snapshots)
+    if not resident:
+        return []
+    per_article = f", {resident / 1024 / total['extract.in']:.0f} KB per article in" if total["extract.in"] else ""
+    return [f"embedded broker memory: {resident / 2**20:,.0f} MB{per_article} (held until it stops: no retention)"]
 
 
 def _source_table(snapshots: list[dict[str, Any]]) -> list[Table]:

@@ -23,6 +23,7 @@ from pipeline.broker import EmbeddedBroker, die_with_parent
 from pipeline.settings import Settings
 from pipeline.status import render
 from pipeline.topics import ensure_topics, topic_specs
+from processors.metrics import Counters
 
 STOP_BUDGET = 9.0
 CRASH_WINDOW = 60.0
@@ -75,6 +76,7 @@ class Supervisor:
         self.broker: EmbeddedBroker | None = None
         self.children: list[Child] = []
         self._stop = threading.Event()
+        self._broker_stats: Counters | None = None
 
     def _child_env(self, bootstrap: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -134,6 +136,7 @@ class Supervisor:
         with Live(render(self.settings.stats_dir), console=self.console, refresh_per_second=2,
                   transient=False) if live else _NoLive() as screen:  # fmt: skip
             while not self._stop.wait(0.5):
+                self._write_broker_stats()
                 screen.update(render(self.settings.stats_dir))
                 if self.broker is not None and not self.broker.running and not self._restart_broker():
                     return 1
@@ -143,6 +146,15 @@ class Supervisor:
                 if ends is not None and time.monotonic() >= ends:
                     break
         return 0
+
+    def _write_broker_stats(self) -> None:
+        """The embedded broker's memory for the status screen (it keeps every message until it stops)."""
+        if self.broker is None or self.broker.process is None:
+            return
+        if self._broker_stats is None or self._broker_stats.pid != self.broker.process.pid:  # (re)started
+            self._broker_stats = Counters("broker", pid=self.broker.process.pid)
+        self._broker_stats.set("broker.resident_bytes", self.broker.resident_bytes())
+        self._broker_stats.write(self.settings.stats_dir)
 
     def _restart_broker(self) -> bool:
         """The embedded broker died: start it again on the same port (memory storage: topics are recreated)."""

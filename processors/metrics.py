@@ -20,8 +20,9 @@ from typing import Any
 class Counters:
     """Named counters ``stage.outcome`` plus gauges, with an atomic JSON snapshot."""
 
-    def __init__(self, process: str) -> None:
+    def __init__(self, process: str, pid: int | None = None) -> None:
         self.process = process
+        self.pid = pid  # the process the figures are of, when another one writes them (default: the writer)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._gauges: dict[str, Any] = {}
@@ -50,7 +51,7 @@ class Counters:
         with self._lock:
             return {
                 "process": self.process,
-                "pid": os.getpid(),
+                "pid": self.pid or os.getpid(),
                 "started_at": self.started_at,
                 "updated_at": time.time(),
                 "counts": dict(self._counts),

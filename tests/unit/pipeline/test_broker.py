@@ -26,8 +26,10 @@ def test_broker_roundtrip_and_clean_stop(tmp_path):
         values = [m.value.decode() for m in consumer]
         consumer.close()
         assert values == [f"خبر {i}" for i in range(5)]
+        assert broker.resident_bytes() > 1 << 20
     finally:
         broker.stop()
+    assert broker.resident_bytes() == 0
     assert not port_open("127.0.0.1", broker.port)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -29,6 +29,20 @@ def test_snapshots_are_summed_and_rendered(tmp_path):
     assert "2m ago" in screen
 
 
+def test_the_embedded_brokers_memory_is_shown_per_article(tmp_path):
+    worker, broker = Counters("worker"), Counters("broker", pid=4242)
+    worker.inc("extract", "in", 1000)
+    broker.set("broker.resident_bytes", 100 * 2**20)
+    worker.write(tmp_path)
+    console = Console(record=True, width=120)
+    console.print(render(tmp_path))
+    assert "embedded broker memory" not in console.export_text()  # no broker snapshot: no line
+    broker.write(tmp_path)
+    console.print(render(tmp_path))
+    screen = console.export_text()
+    assert "embedded broker memory: 100 MB, 102 KB per article in" in screen and "4242" in screen
+
+
 def test_fresh_only_for_recent_snapshots(tmp_path):
     counters = Counters("worker")
     counters.write(tmp_path)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from types import SimpleNamespace
 
-from pipeline.supervisor import CRASH_WINDOW, MAX_CRASHES, Child
+from rich.console import Console
+
+from pipeline.settings import Settings
+from pipeline.supervisor import CRASH_WINDOW, MAX_CRASHES, Child, Supervisor
+from processors.metrics import read_snapshots
 
 
 def test_crash_loop_detection_is_windowed():
@@ -14,3 +20,18 @@ def test_crash_loop_detection_is_windowed():
     later = MAX_CRASHES + CRASH_WINDOW + 1.0
     assert not child.crash_looping(later)  # old crashes age out of the window
     assert len(child.crashes) == 1
+
+
+def test_the_embedded_brokers_memory_reaches_the_status_files(tmp_path):
+    """Tansu keeps every message in memory until it stops: the supervisor publishes its resident size for
+    `akhbar status`, under the broker's own pid, and starts a new snapshot when the broker is restarted."""
+    supervisor = Supervisor(Settings(data_dir=tmp_path), tmp_path / "feeds.yaml", Console(file=io.StringIO()))
+    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=4242), resident_bytes=lambda: 300 << 20)
+    supervisor._write_broker_stats()
+    (snapshot,) = read_snapshots(supervisor.settings.stats_dir)
+    assert (snapshot["process"], snapshot["pid"]) == ("broker", 4242)
+    assert snapshot["gauges"]["broker.resident_bytes"] == 300 << 20
+    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=4343), resident_bytes=lambda: 20 << 20)
+    supervisor._write_broker_stats()
+    (snapshot,) = read_snapshots(supervisor.settings.stats_dir)
+    assert (snapshot["pid"], snapshot["gauges"]["broker.resident_bytes"]) == (4343, 20 << 20)
