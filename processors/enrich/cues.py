@@ -168,7 +168,9 @@ class CueReader:
         return found + self._first_name_spans(words, keyed)
 
     def _org(self, words: Words, start: int, head: int, head_key: str) -> list[EntitySpan]:
-        complete, index, used_and, construct_ok = head, head + 1, False, True
+        # A definite noun heads no genitive chain (الأمم المتحدة طرفي النزاع: the verb's object follows)
+        construct_ok = head_key.rsplit(" ", 1)[-1][:2] != "ال"
+        complete, index, used_and = head, head + 1, False
         tokens, single, count = words.words, words.single, len(words.words)
         fixed_end = self._fixed_end
         while index < count and index - head <= _MAX_ORG:

@@ -93,3 +93,16 @@ def test_common_words_are_no_places(enrich, text):
 
 def test_an_unknown_town_after_a_settlement_word_is_still_found(enrich):
     assert "طويلة" in _ents(enrich("نزح السكان إلى بلدة طويلة في شمال دارفور."), "LOC")  # Tawila, Darfur
+
+
+@pytest.mark.parametrize(
+    ("text", "organisation"),
+    [
+        ("من جهتها، دعت الأمم المتحدة طرفي النزاع إلى وقف فوري لإطلاق النار.", "الأمم المتحدة"),  # no genitive
+        ("ودعا الدفاع المدني السكان إلى الابتعاد عن مجاري السيول.", "الدفاع المدني"),  # the verb's object
+        ("وتصف الأمم المتحدة الوضع في البلاد بأنه من أسوأ الأزمات.", "الأمم المتحدة"),
+        ("وقال جهاز مكافحة الإرهاب إن العملية انتهت.", "جهاز مكافحة الإرهاب"),  # an indefinite head still may
+    ],
+)
+def test_an_organisation_ends_before_the_verbs_object(enrich, text, organisation):
+    assert _ents(enrich(text), "ORG") == [organisation]
