@@ -72,10 +72,13 @@ def render(stats_dir: Path, now: float | None = None) -> Group:
 
 def _broker_memory(snapshots: list[dict[str, Any]], total: Counter[str]) -> list[str]:
     """The embedded broker's memory: Tansu keeps every message until it stops, so a long run must watch it."""
-    resident = sum(snap.get("gauges", {}).get("broker.resident_bytes", 0) for snap in snapshots)
+    gauges = [snap.get("gauges", {}) for snap in snapshots]
+    resident = sum(g.get("broker.resident_bytes", 0) for g in gauges)
     if not resident:
         return []
-    per_article = f", {resident / 1024 / total['extract.in']:.0f} KB per article in" if total["extract.in"] else ""
+    # Per article, the growth since the broker started: its empty footprint would swamp the first articles.
+    grown = resident - sum(g.get("broker.resident_bytes_at_start", 0) for g in gauges)
+    per_article = f", {grown / 1024 / total['extract.in']:.0f} KB per article in" if total["extract.in"] else ""
     return [f"embedded broker memory: {resident / 2**20:,.0f} MB{per_article} (held until it stops: no retention)"]
 
 

@@ -151,9 +151,11 @@ class Supervisor:
         """The embedded broker's memory for the status screen (it keeps every message until it stops)."""
         if self.broker is None or self.broker.process is None:
             return
+        resident = self.broker.resident_bytes()
         if self._broker_stats is None or self._broker_stats.pid != self.broker.process.pid:  # (re)started
             self._broker_stats = Counters("broker", pid=self.broker.process.pid)
-        self._broker_stats.set("broker.resident_bytes", self.broker.resident_bytes())
+            self._broker_stats.set("broker.resident_bytes_at_start", resident)  # what no message holds
+        self._broker_stats.set("broker.resident_bytes", resident)
         self._broker_stats.write(self.settings.stats_dir)
 
     def _restart_broker(self) -> bool:

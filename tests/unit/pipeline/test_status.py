@@ -43,6 +43,18 @@ def test_the_embedded_brokers_memory_is_shown_per_article(tmp_path):
     assert "embedded broker memory: 100 MB, 102 KB per article in" in screen and "4242" in screen
 
 
+def test_the_brokers_memory_per_article_counts_its_growth_only(tmp_path):
+    worker, broker = Counters("worker"), Counters("broker", pid=4242)
+    worker.inc("extract", "in", 1000)
+    broker.set("broker.resident_bytes_at_start", 60 * 2**20)  # the empty broker's footprint
+    broker.set("broker.resident_bytes", 160 * 2**20)
+    worker.write(tmp_path)
+    broker.write(tmp_path)
+    console = Console(record=True, width=120)
+    console.print(render(tmp_path))
+    assert "embedded broker memory: 160 MB, 102 KB per article in" in console.export_text()
+
+
 def test_fresh_only_for_recent_snapshots(tmp_path):
     counters = Counters("worker")
     counters.write(tmp_path)

@@ -35,3 +35,17 @@ def test_the_embedded_brokers_memory_reaches_the_status_files(tmp_path):
     supervisor._write_broker_stats()
     (snapshot,) = read_snapshots(supervisor.settings.stats_dir)
     assert (snapshot["pid"], snapshot["gauges"]["broker.resident_bytes"]) == (4343, 20 << 20)
+
+
+def test_the_brokers_footprint_at_start_is_kept_until_it_restarts(tmp_path):
+    supervisor = Supervisor(Settings(data_dir=tmp_path), tmp_path / "feeds.yaml", Console(file=io.StringIO()))
+    sizes = iter([50 << 20, 80 << 20, 40 << 20])
+    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=1), resident_bytes=lambda: next(sizes))
+    supervisor._write_broker_stats()
+    supervisor._write_broker_stats()
+    (gauges,) = [snap["gauges"] for snap in read_snapshots(supervisor.settings.stats_dir)]
+    assert (gauges["broker.resident_bytes_at_start"], gauges["broker.resident_bytes"]) == (50 << 20, 80 << 20)
+    supervisor.broker.process = SimpleNamespace(pid=2)  # restarted: a new, empty broker
+    supervisor._write_broker_stats()
+    (gauges,) = [snap["gauges"] for snap in read_snapshots(supervisor.settings.stats_dir)]
+    assert gauges["broker.resident_bytes_at_start"] == gauges["broker.resident_bytes"] == 40 << 20
