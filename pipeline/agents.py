@@ -25,6 +25,7 @@ from pipeline.app import PipelineTopics
 from pipeline.archive import RawArchive
 from pipeline.batching import take_quiet
 from pipeline.cpu_pool import CpuPool
+from pipeline.dead_letters import DeadLetterArchive
 from pipeline.faust_fixes import as_current_event
 from pipeline.sinks.base import Sink, Written
 from processors.errors import Dropped, PermanentError, TransientError
@@ -57,8 +58,10 @@ class Stages:
     def __init__(self, topics: PipelineTopics, chain: ArticleChain, sink: Sink, counters: Counters,
                  batch_size: int, batch_seconds: float, archive: RawArchive | None = None,
                  pool: CpuPool | None = None, stage_batch: tuple[int, float] = (32, 0.05),
-                 quiet: tuple[float, float] = (0.02, 0.25)) -> None:  # fmt: skip
+                 quiet: tuple[float, float] = (0.02, 0.25),
+                 letters: DeadLetterArchive | None = None) -> None:  # fmt: skip
         self.archive = archive
+        self.letters = letters
         # A batch closes once its stream brought nothing for quiet[0] s; the sink's not before quiet[1] s
         # (a store transaction per few articles costs up to twice as much CPU per article as one per 30).
         self.quiet_seconds, self.sink_linger_seconds = quiet
@@ -78,7 +81,8 @@ class Stages:
     # -- routing -------------------------------------------------------------------------------------------
     async def dead_letter(self, event: faust.EventT, stage: str, reason: str, error_type: str,
                           article_id: str | None = None, payload: str | None = None) -> None:  # fmt: skip
-        """Send the message to the dead-letter topic; never raises (an unsendable letter is logged whole)."""
+        """Keep the letter on disk and send it to the dead-letter topic; never raises (a letter that can be
+        neither kept nor sent is logged whole)."""
         message = event.message
         letter = DeadLetter(
             stage=stage, reason=reason[:2000], error_type=error_type, topic=message.topic,
@@ -87,6 +91,7 @@ class Stages:
             article_id=article_id, payload=payload if payload is not None else _payload_text(event.value),
         )  # fmt: skip
         body = letter.to_json()
+        self._keep(letter, body)
         try:
             await self._send_with_retry(self.topics.dlq, (article_id or "").encode(), body)
         except Exception:  # the dead-letter topic is the last place a message can go: the log keeps it instead
@@ -95,6 +100,15 @@ class Stages:
             return
         self.counters.inc(stage, "dead_letter")
         log.warning("dead letter stage=%s reason=%s article=%s", stage, reason[:200], article_id)
+
+    def _keep(self, letter: DeadLetter, body: bytes) -> None:
+        if self.letters is None:
+            return
+        try:
+            self.letters.append(letter)
+        except OSError as exc:  # a full or read-only disk: the topic still gets the letter
+            self.counters.inc(letter.stage, "dead_letter_unarchived")
+            log.error("dead letter could not be archived (%s); the letter: %s", exc, body.decode("utf-8", "replace"))
 
     async def _send_with_retry(self, topic: faust.TopicT, key: bytes, value: bytes) -> None:
         """A transport error is the broker being away: wait for it (capped backoff) rather than lose the message.

@@ -1,4 +1,4 @@
-"""Command line: `akhbar` (typer) — run, worker, connectors, process, search, serve, feeds, status, setup.
+"""Command line: `akhbar` (typer) — run, worker, connectors, process, search, serve, feeds, dlq, status, setup.
 
 Each command validates its configuration once (environment + feeds file) and reports a ``ConfigError`` as one
 clear message and exit code 2; heavy modules are imported inside the commands, never at import time.
@@ -171,26 +171,26 @@ def replay(
 
     from pipeline.replay import archived, republish
     from pipeline.replay import from_topic as topic_records
+    from pipeline.status import embedded_bootstrap
 
     settings = _settings()
-    if not settings.kafka_bootstrap:
-        raise _fail("AKHBAR_KAFKA_BOOTSTRAP is required: replay feeds a running pipeline")
+    bootstrap = settings.kafka_bootstrap or embedded_bootstrap(settings.stats_dir)
+    if not bootstrap:
+        raise _fail("replay feeds a running pipeline: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
     try:
         first, last = (date.fromisoformat(d) if d else None for d in (since, until))
     except ValueError as exc:
         raise _fail(f"--since/--until: {exc}") from exc
     sources = set(source or [])
-    if from_topic:
-        records = topic_records(settings.kafka_bootstrap, sources)
-    else:
-        records = archived(settings.archive_dir, first, last, sources)  # type: ignore[assignment]
-    sent = republish(settings.kafka_bootstrap, records, compression_type=settings.compression_type)
+    records = topic_records(bootstrap, sources) if from_topic else archived(settings.archive_dir, first, last, sources)
+    sent = republish(bootstrap, records, compression_type=settings.compression_type)
     typer.echo(f"replay: {sent} raw articles republished to news.raw.v1")
 
 
 def _register_area_commands() -> None:
-    """Commands whose options live beside their code (search, serve, setup, feeds)."""
+    """Commands whose options live beside their code (search, serve, setup, feeds, dlq)."""
     from connectors.cli import feeds_app
+    from pipeline.dlq_cli import dlq_app
     from pipeline.search import search_command
     from pipeline.setup import setup_command
     from pipeline.web.server import serve_command
@@ -199,6 +199,7 @@ def _register_area_commands() -> None:
     app.command("serve")(serve_command)
     app.command("setup")(setup_command)
     app.add_typer(feeds_app, name="feeds", help="Validate, test-fetch and list the sources of config/feeds.yaml.")
+    app.add_typer(dlq_app, name="dlq", help="List, show and redrive the dead letters (what could not be processed).")
 
 
 _register_area_commands()

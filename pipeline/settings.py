@@ -110,6 +110,10 @@ class Settings(BaseSettings):
         return self.data_dir / "archive"
 
     @property
+    def dead_letter_dir(self) -> Path:
+        return self.data_dir / "dead-letters"
+
+    @property
     def stats_dir(self) -> Path:
         return self.data_dir / "stats"
 

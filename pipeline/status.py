@@ -104,3 +104,13 @@ def fresh(stats_dir: Path, process: str, max_age: float = STALE_AFTER) -> bool:
         if snap.get("process") == process and time.time() - snap.get("updated_at", 0) <= max_age:
             return True
     return False
+
+
+def embedded_bootstrap(stats_dir: Path, max_age: float = STALE_AFTER) -> str | None:
+    """The address of the embedded broker of a running `akhbar run` on this data directory (its supervisor
+    writes it each half second), so `akhbar replay` and `akhbar dlq redrive` can reach it; None when none runs."""
+    for snap in read_snapshots(stats_dir):
+        address = snap.get("gauges", {}).get("broker.bootstrap")
+        if snap.get("process") == "broker" and address and time.time() - snap.get("updated_at", 0) <= max_age:
+            return str(address)
+    return None

@@ -155,6 +155,7 @@ class Supervisor:
         if self._broker_stats is None or self._broker_stats.pid != self.broker.process.pid:  # (re)started
             self._broker_stats = Counters("broker", pid=self.broker.process.pid)
             self._broker_stats.set("broker.resident_bytes_at_start", resident)  # what no message holds
+            self._broker_stats.set("broker.bootstrap", self.broker.bootstrap)  # for replay and dlq redrive
         self._broker_stats.set("broker.resident_bytes", resident)
         self._broker_stats.write(self.settings.stats_dir)
 

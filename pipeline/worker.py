@@ -16,6 +16,7 @@ from pipeline.agents import Stages, register_agents
 from pipeline.app import create_app, declare_tables, declare_topics
 from pipeline.archive import RawArchive
 from pipeline.cpu_pool import CpuPool
+from pipeline.dead_letters import DeadLetterArchive
 from pipeline.faust_fixes import apply as apply_faust_fixes
 from pipeline.observability import serve_observability
 from pipeline.settings import Settings
@@ -64,7 +65,8 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
     stages = Stages(topics, chain, open_sink(settings), counters, batch_size=settings.sink_batch_size,
                     batch_seconds=settings.sink_batch_seconds, archive=archive, pool=pool,
                     stage_batch=(settings.stage_batch_size, STAGE_BATCH_SECONDS),
-                    quiet=(BATCH_QUIET_SECONDS, SINK_LINGER_SECONDS))  # fmt: skip
+                    quiet=(BATCH_QUIET_SECONDS, SINK_LINGER_SECONDS),
+                    letters=DeadLetterArchive(settings.dead_letter_dir))  # fmt: skip
     register_agents(app, stages)
 
     async def on_assigned(*_: object, **__: object) -> None:

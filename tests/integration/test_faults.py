@@ -29,6 +29,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks.corpus import build
 from pipeline.broker import EmbeddedBroker
+from pipeline.dead_letters import read_letters, redrive
 from pipeline.replay import from_topic, republish
 from pipeline.settings import Settings
 from pipeline.topics import ensure_topics, topic_specs
@@ -306,6 +307,13 @@ def test_every_article_is_accounted_for_and_replay_changes_nothing(pipeline: Pip
     assert_indexed_once(after, unique_ids, duplicate_ids)
     assert {k: content(v) for k, v in after.items()} == {k: content(v) for k, v in docs.items()}
     assert len(pipeline.dead_letters()) == 6
+    # the worker kept each letter on disk too (the embedded broker's copy dies with it), and none of these
+    # poison messages would be redriven into the pipeline again
+    kept = list(read_letters(pipeline.data / "dead-letters"))
+    assert sorted((x.topic, x.offset, x.payload) for x in kept) == sorted(
+        (x["topic"], x["offset"], x["payload"]) for x in letters
+    )
+    assert redrive(None, kept).sent == {}
 
 
 def test_locked_store_holds_the_backlog_until_released(pipeline: Pipeline) -> None:

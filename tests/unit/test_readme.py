@@ -23,7 +23,7 @@ def test_the_feeds_example_validates_and_covers_every_type(tmp_path: Path) -> No
 
 def test_every_akhbar_command_the_readme_shows_exists() -> None:
     shown = set(re.findall(r"^ {4,}akhbar ([a-z]+)", README.read_text(encoding="utf-8"), flags=re.M))
-    assert {"search", "serve", "feeds", "status", "replay", "process", "worker", "connectors"} <= shown
+    assert {"search", "serve", "feeds", "status", "replay", "process", "worker", "connectors", "dlq"} <= shown
     for command in sorted(shown):
         result = CliRunner().invoke(app, [command, "--help"])
         assert result.exit_code == 0, f"akhbar {command}: {result.output}"

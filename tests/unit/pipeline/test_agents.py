@@ -15,6 +15,7 @@ from faust.exceptions import NotReady, ProducerSendError
 import pipeline.agents as agents
 from pipeline.agents import Stages, _guarded_batch
 from pipeline.app import PipelineTopics
+from pipeline.dead_letters import DeadLetterArchive, read_letters
 from pipeline.sinks.base import Rejection, Written, completed, parse_serialized
 from processors.errors import Dropped, PermanentError, TransientError
 from processors.metrics import Counters
@@ -272,6 +273,28 @@ def test_an_unsendable_dead_letter_is_logged_whole_and_nothing_escapes(caplog):
     letter = json.loads(logged.split("the letter: ", 1)[1])
     assert letter["article_id"] == "id4" and letter["offset"] == 5 and "stale fake" in letter["reason"]
     assert Article.model_validate_json(letter["payload"]).id == "id4"
+
+
+def test_every_dead_letter_is_also_kept_on_disk_even_when_the_topic_refuses_it(tmp_path):
+    stages, topics = make_stages()
+    stages.letters = DeadLetterArchive(tmp_path)
+    asyncio.run(stages.handle_raw(Event(b"not json", Msg("news.raw.v1", 0, 7, b"k"))))
+    topics.dlq.fail_times, topics.dlq.error = 1, AttributeError("stale fake")  # type: ignore[attr-defined]
+    asyncio.run(stages.handle_raw(Event(b"{}", Msg("news.raw.v1", 0, 8))))
+    kept = list(read_letters(tmp_path))
+    assert [(letter.offset, letter.payload) for letter in kept] == [(7, "not json"), (8, "{}")]
+    assert [json.loads(v)["offset"] for _, v in topics.dlq.sent] == [7]  # type: ignore[attr-defined]
+    assert stages.counters.get("parse", "dead_letter") == 1 and stages.counters.get("parse", "dead_letter_unsent") == 1
+
+
+def test_a_dead_letter_the_disk_refuses_still_reaches_the_topic(tmp_path, caplog):
+    stages, topics = make_stages()
+    (tmp_path / "file").write_text("")
+    stages.letters = DeadLetterArchive(tmp_path / "file" / "letters")  # a directory under a file: OSError
+    asyncio.run(stages.handle_raw(Event(b"not json", Msg("news.raw.v1", 0, 9))))
+    assert [json.loads(v)["offset"] for _, v in topics.dlq.sent] == [9]  # type: ignore[attr-defined]
+    assert stages.counters.get("parse", "dead_letter_unarchived") == 1
+    assert any("could not be archived" in r.getMessage() and '"offset":9' in r.getMessage() for r in caplog.records)
 
 
 def test_guard_turns_a_handler_bug_into_a_dead_letter():

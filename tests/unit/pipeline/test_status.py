@@ -6,7 +6,7 @@ import time
 
 from rich.console import Console
 
-from pipeline.status import fresh, render, totals
+from pipeline.status import embedded_bootstrap, fresh, render, totals
 from processors.metrics import Counters, read_snapshots
 
 
@@ -64,3 +64,14 @@ def test_fresh_only_for_recent_snapshots(tmp_path):
     (tmp_path / "broken.json").write_text("{half", encoding="utf-8")
     assert [s["process"] for s in read_snapshots(tmp_path)] == ["worker"]
     assert time.time() - read_snapshots(tmp_path)[0]["updated_at"] < 5
+
+
+def test_the_embedded_brokers_address_is_found_only_while_akhbar_run_writes_it(tmp_path):
+    assert embedded_bootstrap(tmp_path) is None
+    Counters("worker").write(tmp_path)
+    assert embedded_bootstrap(tmp_path) is None
+    broker = Counters("broker")
+    broker.set("broker.bootstrap", "127.0.0.1:40111")
+    broker.write(tmp_path)
+    assert embedded_bootstrap(tmp_path) == "127.0.0.1:40111"
+    assert embedded_bootstrap(tmp_path, max_age=-1) is None  # a snapshot left by a run that has stopped

@@ -26,12 +26,15 @@ def test_the_embedded_brokers_memory_reaches_the_status_files(tmp_path):
     """Tansu keeps every message in memory until it stops: the supervisor publishes its resident size for
     `akhbar status`, under the broker's own pid, and starts a new snapshot when the broker is restarted."""
     supervisor = Supervisor(Settings(data_dir=tmp_path), tmp_path / "feeds.yaml", Console(file=io.StringIO()))
-    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=4242), resident_bytes=lambda: 300 << 20)
+    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=4242), resident_bytes=lambda: 300 << 20,
+                                        bootstrap="127.0.0.1:9")  # fmt: skip
     supervisor._write_broker_stats()
     (snapshot,) = read_snapshots(supervisor.settings.stats_dir)
     assert (snapshot["process"], snapshot["pid"]) == ("broker", 4242)
     assert snapshot["gauges"]["broker.resident_bytes"] == 300 << 20
-    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=4343), resident_bytes=lambda: 20 << 20)
+    assert snapshot["gauges"]["broker.bootstrap"] == "127.0.0.1:9"  # for `akhbar replay` and `akhbar dlq redrive`
+    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=4343), resident_bytes=lambda: 20 << 20,
+                                        bootstrap="127.0.0.1:9")  # fmt: skip
     supervisor._write_broker_stats()
     (snapshot,) = read_snapshots(supervisor.settings.stats_dir)
     assert (snapshot["pid"], snapshot["gauges"]["broker.resident_bytes"]) == (4343, 20 << 20)
@@ -40,7 +43,8 @@ def test_the_embedded_brokers_memory_reaches_the_status_files(tmp_path):
 def test_the_brokers_footprint_at_start_is_kept_until_it_restarts(tmp_path):
     supervisor = Supervisor(Settings(data_dir=tmp_path), tmp_path / "feeds.yaml", Console(file=io.StringIO()))
     sizes = iter([50 << 20, 80 << 20, 40 << 20])
-    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=1), resident_bytes=lambda: next(sizes))
+    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=1), resident_bytes=lambda: next(sizes),
+                                        bootstrap="127.0.0.1:9")  # fmt: skip
     supervisor._write_broker_stats()
     supervisor._write_broker_stats()
     (gauges,) = [snap["gauges"] for snap in read_snapshots(supervisor.settings.stats_dir)]
