@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         default=100, ge=10, le=5000, description="longest a worker's fetch waits (Tansu holds it that long)"
     )
+    broker_rotate_mb: float = Field(
+        default=2048,
+        ge=0,
+        description="MB the embedded broker may grow before it is restarted empty, once idle (0 = never)",
+    )
     archive_raw: bool = Field(default=True, description="keep every raw record in data/archive for replay")
     keep_non_arabic: bool = Field(default=False, description="index non-Arabic articles instead of dropping")
     min_text_chars: int = Field(default=80, ge=0, description="shorter articles are dropped as too_short")

@@ -78,8 +78,13 @@ def _broker_memory(snapshots: list[dict[str, Any]], total: Counter[str]) -> list
         return []
     # Per article, the growth since the broker started: its empty footprint would swamp the first articles.
     grown = resident - sum(g.get("broker.resident_bytes_at_start", 0) for g in gauges)
-    per_article = f", {grown / 1024 / total['extract.in']:.0f} KB per article in" if total["extract.in"] else ""
-    return [f"embedded broker memory: {resident / 2**20:,.0f} MB{per_article} (held until it stops: no retention)"]
+    articles = total["extract.in"] - sum(g.get("broker.articles_before", 0) for g in gauges)
+    per_article = f", {grown / 1024 / articles:.0f} KB per article in" if articles > 0 else ""
+    rotations = sum(g.get("broker.rotations", 0) for g in gauges)
+    last = max((g.get("broker.last_rotated_at") or 0 for g in gauges), default=0)
+    rotated = f"; restarted empty {rotations} times, last {ago(last)}" if rotations else ""
+    return [f"embedded broker memory: {resident / 2**20:,.0f} MB{per_article} (no retention: emptied once idle past "
+            f"AKHBAR_BROKER_ROTATE_MB){rotated}"]  # fmt: skip
 
 
 def _source_table(snapshots: list[dict[str, Any]]) -> list[Table]:

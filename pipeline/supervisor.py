@@ -20,10 +20,12 @@ from rich.console import Console
 from rich.live import Live
 
 from pipeline.broker import EmbeddedBroker, die_with_parent
+from pipeline.rotation import BrokerRotation, pipeline_drained
 from pipeline.settings import Settings
-from pipeline.status import render
+from pipeline.status import render, totals
 from pipeline.topics import ensure_topics, topic_specs
-from processors.metrics import Counters
+from processors.metrics import Counters, read_snapshots
+from processors.records import TOPIC_ARTICLES, TOPIC_ENRICHED, TOPIC_RAW
 
 STOP_BUDGET = 9.0
 CRASH_WINDOW = 60.0
@@ -77,6 +79,8 @@ class Supervisor:
         self.children: list[Child] = []
         self._stop = threading.Event()
         self._broker_stats: Counters | None = None
+        self.rotation = BrokerRotation(settings.broker_rotate_mb * 2**20, self._drained, self._stop.is_set,
+                                       tick=self._write_broker_stats)  # fmt: skip
 
     def _child_env(self, bootstrap: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -140,6 +144,8 @@ class Supervisor:
                 screen.update(render(self.settings.stats_dir))
                 if self.broker is not None and not self.broker.running and not self._restart_broker():
                     return 1
+                if self._rotation_due():
+                    self._rotate_broker()
                 dead = self.dead_child()
                 if dead is not None and not self._restart(dead):
                     return 1
@@ -156,15 +162,49 @@ class Supervisor:
             self._broker_stats = Counters("broker", pid=self.broker.process.pid)
             self._broker_stats.set("broker.resident_bytes_at_start", resident)  # what no message holds
             self._broker_stats.set("broker.bootstrap", self.broker.bootstrap)  # for replay and dlq redrive
+            # the articles that went through an earlier broker: its successor holds none of them
+            self._broker_stats.set(
+                "broker.articles_before", totals(read_snapshots(self.settings.stats_dir))["extract.in"]
+            )
         self._broker_stats.set("broker.resident_bytes", resident)
+        self._broker_stats.set("broker.rotations", self.rotation.rotations)
+        self._broker_stats.set("broker.last_rotated_at", self.rotation.last_rotated_at)
         self._broker_stats.write(self.settings.stats_dir)
+
+    def _rotation_due(self) -> bool:
+        if self.broker is None or self._broker_stats is None or not self.broker.running:
+            return False
+        gauges = self._broker_stats.snapshot()["gauges"]
+        return self.rotation.due(gauges["broker.resident_bytes"] - gauges["broker.resident_bytes_at_start"])
+
+    def _drained(self) -> bool:
+        assert self.broker is not None
+        topics = (TOPIC_RAW, TOPIC_ARTICLES, TOPIC_ENRICHED)
+        return pipeline_drained(self.broker.bootstrap, self.settings.worker_id, topics)
+
+    def _rotate_broker(self) -> None:
+        """Restart the embedded broker empty once nothing is in flight (pipeline/rotation.py); the worker stays."""
+        connectors = next(c for c in self.children if c.name == "connectors")
+
+        def restart_broker() -> None:  # on failure the watch loop finds it stopped and tries once more
+            assert self.broker is not None
+            self.broker.stop()
+            self._start_broker_again()
+
+        self.rotation.rotate(pause=lambda: connectors.stop(timeout=STOP_BUDGET / 2), restart_broker=restart_broker,
+                             resume=lambda: connectors.start(connectors.env), say=self.console.print)  # fmt: skip
+        self._write_broker_stats()
 
     def _restart_broker(self) -> bool:
         """The embedded broker died: start it again on the same port (memory storage: topics are recreated)."""
-        assert self.broker is not None
         self.console.print(
             "[yellow]akhbar: the embedded broker stopped; restarting it (its messages are lost)[/yellow]"
         )
+        return self._start_broker_again()
+
+    def _start_broker_again(self) -> bool:
+        """Start the embedded broker on its port again and recreate the topics (memory storage: it is empty)."""
+        assert self.broker is not None
         try:
             self.broker.start()
             ensure_topics(self.broker.bootstrap, topic_specs(self.settings))

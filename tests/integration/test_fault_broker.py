@@ -120,3 +120,69 @@ def test_broker_restart_under_akhbar_run_indexes_later_articles_once(tmp_path: P
         code = run.wait(timeout=20)
     assert code == 0, log_path.read_text()[-3000:]
     assert re.search(r"broker 127\.0\.0\.1:\d+", log_path.read_text())
+
+
+def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_state(
+    tmp_path: Path, local_site: LocalSite
+) -> None:
+    """A tiny AKHBAR_BROKER_ROTATE_MB makes the supervisor empty the broker whenever the pipeline is idle: the
+    connectors pause, the broker restarts, the worker stays. Every article is indexed once, and a reprint that
+    arrives after a rotation is still folded into its original (the worker kept its dedup state)."""
+    first, second = (lambda s: (s[:4], s[4:8]))(stories(8))
+    reprint = Story("reprint-of-first", first[0].title, first[0].paragraphs)  # the same story at another URL
+    for story in first:
+        local_site.add(story)
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")}
+    env.update(AKHBAR_DATA_DIR=str(data), AKHBAR_FEEDS_CONFIG=str(write_feeds(tmp_path / "feeds.yaml", local_site)),
+               AKHBAR_BROKER_ROTATE_MB="0.01")  # fmt: skip
+    log_path = tmp_path / "run.log"
+    with open(log_path, "wb") as log:
+        run = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--no-live"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)  # fmt: skip
+
+    def ids(group: list[Story]) -> set[str]:
+        return {article_id(f"{local_site.base}/news/{story.slug}.html") for story in group}
+
+    def rotations() -> int:
+        try:
+            snapshot = json.loads((data / "stats" / "broker.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return 0
+        return int(snapshot["gauges"].get("broker.rotations", 0))
+
+    def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value := predicate():
+                return value
+            if run.poll() is not None:
+                pytest.fail(f"akhbar run exited ({run.returncode}):\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.25)
+        pytest.fail(f"timed out after {timeout}s waiting for {what}:\n{log_path.read_text()[-3000:]}")
+
+    try:
+        wait_for(lambda: ids(first) <= docs(data).keys(), 120, "the first articles indexed")
+        rotated_before = wait_for(lambda: rotations(), 90, "a rotation once they were indexed")
+        for story in [*second, reprint]:
+            local_site.add(story)
+        original = next(iter(ids([first[0]])))
+        folded = ids([reprint])
+
+        def all_in() -> bool:
+            stored = docs(data)
+            reporters = {entry["id"] for doc in stored.values() for entry in doc["reported_by"]}
+            return ids(second) <= stored.keys() and folded <= reporters
+
+        wait_for(all_in, 120, "the later articles indexed and the reprint folded")
+        wait_for(lambda: rotations() > rotated_before, 90, "another rotation after them")
+        time.sleep(3)  # more polls on the rotated broker: anything doubled would show now
+        stored = docs(data)
+        assert set(stored) == ids(first) | ids(second)
+        assert [entry["id"] for entry in stored[original]["reported_by"]] == list(folded)
+        assert "restarted empty" in log_path.read_text()
+        assert not list((data / "dead-letters").glob("*.jsonl"))
+    finally:
+        run.send_signal(signal.SIGINT)
+        code = run.wait(timeout=20)
+    assert code == 0, log_path.read_text()[-3000:]

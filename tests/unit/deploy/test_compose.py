@@ -22,6 +22,7 @@ PIPELINE = {"setup", "connectors", "processors"}
 # Settings compose does not pass, each for a reason (an empty value is not "unset" for the settings parser).
 NOT_PASSED = {
     "AKHBAR_TANSU_BINARY": "compose runs a real Kafka",
+    "AKHBAR_BROKER_ROTATE_MB": "only for akhbar run's embedded broker; Kafka keeps its retention",
     "AKHBAR_ELASTICSEARCH_API_KEY": "the pipeline logs in as the akhbar user",
     "AKHBAR_GAZETTEER_DIR": "default: config/gazetteers, mounted from the host",
     "AKHBAR_WEB_PORT": "off unless added in an override file",

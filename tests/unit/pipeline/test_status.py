@@ -75,3 +75,20 @@ def test_the_embedded_brokers_address_is_found_only_while_akhbar_run_writes_it(t
     broker.write(tmp_path)
     assert embedded_bootstrap(tmp_path) == "127.0.0.1:40111"
     assert embedded_bootstrap(tmp_path, max_age=-1) is None  # a snapshot left by a run that has stopped
+
+
+def test_after_a_rotation_the_memory_per_article_counts_the_new_brokers_articles_only(tmp_path):
+    worker, broker = Counters("worker"), Counters("broker", pid=4343)
+    worker.inc("extract", "in", 5000)
+    broker.set("broker.articles_before", 4000)  # went through the broker before it was emptied
+    broker.set("broker.resident_bytes_at_start", 60 * 2**20)
+    broker.set("broker.resident_bytes", 160 * 2**20)
+    broker.set("broker.rotations", 2)
+    broker.set("broker.last_rotated_at", time.time() - 180)
+    worker.write(tmp_path)
+    broker.write(tmp_path)
+    console = Console(record=True, width=200)
+    console.print(render(tmp_path))
+    screen = console.export_text()
+    assert "embedded broker memory: 160 MB, 102 KB per article in" in screen
+    assert "restarted empty 2 times, last 3m ago" in screen

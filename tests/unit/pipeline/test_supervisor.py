@@ -10,7 +10,7 @@ from rich.console import Console
 
 from pipeline.settings import Settings
 from pipeline.supervisor import CRASH_WINDOW, MAX_CRASHES, Child, Supervisor
-from processors.metrics import read_snapshots
+from processors.metrics import Counters, read_snapshots
 
 
 def test_crash_loop_detection_is_windowed():
@@ -49,7 +49,14 @@ def test_the_brokers_footprint_at_start_is_kept_until_it_restarts(tmp_path):
     supervisor._write_broker_stats()
     (gauges,) = [snap["gauges"] for snap in read_snapshots(supervisor.settings.stats_dir)]
     assert (gauges["broker.resident_bytes_at_start"], gauges["broker.resident_bytes"]) == (50 << 20, 80 << 20)
+    assert gauges["broker.articles_before"] == 0
+    worker = Counters("worker")
+    worker.inc("extract", "in", 7)
+    worker.write(supervisor.settings.stats_dir)
     supervisor.broker.process = SimpleNamespace(pid=2)  # restarted: a new, empty broker
     supervisor._write_broker_stats()
-    (gauges,) = [snap["gauges"] for snap in read_snapshots(supervisor.settings.stats_dir)]
+    (gauges,) = [
+        snap["gauges"] for snap in read_snapshots(supervisor.settings.stats_dir) if snap["process"] == "broker"
+    ]
     assert gauges["broker.resident_bytes_at_start"] == gauges["broker.resident_bytes"] == 40 << 20
+    assert gauges["broker.articles_before"] == 7  # the new broker holds none of them
