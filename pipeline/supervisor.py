@@ -174,8 +174,19 @@ class Supervisor:
     def _rotation_due(self) -> bool:
         if self.broker is None or self._broker_stats is None or not self.broker.running:
             return False
+        if not self._worker_settled():  # a worker recovering its tables reads them from this broker
+            return False
         gauges = self._broker_stats.snapshot()["gauges"]
         return self.rotation.due(gauges["broker.resident_bytes"] - gauges["broker.resident_bytes_at_start"])
+
+    def _worker_settled(self) -> bool:
+        """The worker is running, reports, and has been up for a minute (its tables recovered long since)."""
+        worker = next((c for c in self.children if c.name == "worker"), None)
+        if worker is None or worker.process is None or worker.exited() is not None:
+            return False
+        snaps = [s for s in read_snapshots(self.settings.stats_dir) if s.get("process") == "worker"]
+        now = time.time()
+        return any(now - s.get("updated_at", 0) <= 10 and now - s.get("started_at", now) >= 60 for s in snaps)
 
     def _drained(self) -> bool:
         assert self.broker is not None

@@ -125,9 +125,10 @@ def test_broker_restart_under_akhbar_run_indexes_later_articles_once(tmp_path: P
 def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_state(
     tmp_path: Path, local_site: LocalSite
 ) -> None:
-    """A tiny AKHBAR_BROKER_ROTATE_MB makes the supervisor empty the broker whenever the pipeline is idle: the
-    connectors pause, the broker restarts, the worker stays. Every article is indexed once, and a reprint that
-    arrives after a rotation is still folded into its original (the worker kept its dedup state)."""
+    """A tiny AKHBAR_BROKER_ROTATE_MB makes the supervisor empty the broker whenever the pipeline is idle (once
+    the worker has been up a minute, and 30 s apart): the connectors pause, the broker restarts, the worker
+    stays. Every article is indexed once, and a reprint that arrives after a rotation is still folded into its
+    original (the worker kept its dedup state)."""
     first, second = (lambda s: (s[:4], s[4:8]))(stories(8))
     reprint = Story("reprint-of-first", first[0].title, first[0].paragraphs)  # the same story at another URL
     for story in first:
@@ -163,7 +164,7 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
 
     try:
         wait_for(lambda: ids(first) <= docs(data).keys(), 120, "the first articles indexed")
-        rotated_before = wait_for(lambda: rotations(), 90, "a rotation once they were indexed")
+        wait_for(rotations, 120, "a rotation once they were indexed (the worker up for a minute)")
         for story in [*second, reprint]:
             local_site.add(story)
         original = next(iter(ids([first[0]])))
@@ -175,7 +176,6 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
             return ids(second) <= stored.keys() and folded <= reporters
 
         wait_for(all_in, 120, "the later articles indexed and the reprint folded")
-        wait_for(lambda: rotations() > rotated_before, 90, "another rotation after them")
         time.sleep(3)  # more polls on the rotated broker: anything doubled would show now
         stored = docs(data)
         assert set(stored) == ids(first) | ids(second)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -60,3 +61,26 @@ def test_the_brokers_footprint_at_start_is_kept_until_it_restarts(tmp_path):
     ]
     assert gauges["broker.resident_bytes_at_start"] == gauges["broker.resident_bytes"] == 40 << 20
     assert gauges["broker.articles_before"] == 7  # the new broker holds none of them
+
+
+def test_a_rotation_waits_for_a_settled_worker_and_the_limit(tmp_path):
+    """Never while the worker is missing, silent or just started (it recovers its tables from this broker)."""
+    settings = Settings(data_dir=tmp_path, broker_rotate_mb=1)
+    supervisor = Supervisor(settings, tmp_path / "feeds.yaml", Console(file=io.StringIO()))
+    sizes = iter([10 << 20, *[12 << 20] * 5])
+    supervisor.broker = SimpleNamespace(process=SimpleNamespace(pid=1), resident_bytes=lambda: next(sizes),
+                                        bootstrap="127.0.0.1:9", running=True)  # fmt: skip
+    supervisor._write_broker_stats()
+    supervisor._write_broker_stats()  # grown by 2 MB: past the limit
+    assert not supervisor._rotation_due()  # no worker
+    worker = Child("worker", ["worker"], tmp_path / "w.log")
+    worker.process = SimpleNamespace(poll=lambda: None)  # type: ignore[assignment]
+    supervisor.children = [worker]
+    counters = Counters("worker")
+    counters.write(settings.stats_dir)
+    assert not supervisor._rotation_due()  # up for less than a minute
+    counters.started_at = time.time() - 120
+    counters.write(settings.stats_dir)
+    assert supervisor._rotation_due()
+    supervisor.rotation.limit_bytes = 3 << 20
+    assert not supervisor._rotation_due()
