@@ -85,6 +85,7 @@ class BrokerRotation:
                say: Callable[[str], None]) -> bool:  # fmt: skip
         """Pause the connectors, wait for the drain, restart the broker, resume; False if it did not drain."""
         say("akhbar: the embedded broker is due a rotation; stopping the connectors until the pipeline drains")
+        paused = time.monotonic()
         pause()
         try:
             if not self._wait_drained():
@@ -95,7 +96,10 @@ class BrokerRotation:
             self.rotations += 1
             self.last_rotated_at = time.time()
             self._next_try = time.monotonic() + MIN_GAP_SECONDS
-            say("akhbar: the embedded broker was restarted empty (every message had been processed)")
+            say(
+                f"akhbar: the embedded broker was restarted empty (every message had been processed; the connectors "
+                f"paused {time.monotonic() - paused:.1f}s)"
+            )
             return True
         finally:
             resume()

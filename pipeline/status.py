@@ -66,7 +66,7 @@ def render(stats_dir: Path, now: float | None = None) -> Group:
     for reason, n in sorted(drops(total).items()):
         counts.add_row(f"dropped: {reason}", str(n))
     for stage, n in sorted(dead_letters(total).items()):
-        counts.add_row(f"[yellow]dead letters: {stage}[/yellow]", str(n))
+        counts.add_row(f"[yellow]dead letters: {stage}[/yellow] (akhbar dlq list)", str(n))
     return Group(procs, counts, *_broker_memory(snapshots, total), *_source_table(snapshots))
 
 
@@ -83,8 +83,9 @@ def _broker_memory(snapshots: list[dict[str, Any]], total: Counter[str]) -> list
     rotations = sum(g.get("broker.rotations", 0) for g in gauges)
     last = max((g.get("broker.last_rotated_at") or 0 for g in gauges), default=0)
     rotated = f"; restarted empty {rotations} times, last {ago(last)}" if rotations else ""
-    return [f"embedded broker memory: {resident / 2**20:,.0f} MB{per_article} (no retention: emptied once idle past "
-            f"AKHBAR_BROKER_ROTATE_MB){rotated}"]  # fmt: skip
+    limit = max((g.get("broker.rotate_at_bytes", 0) for g in gauges), default=0)
+    policy = f"emptied once idle after {limit / 2**20:,.0f} MB of growth" if limit else "AKHBAR_BROKER_ROTATE_MB=0"
+    return [f"embedded broker memory: {resident / 2**20:,.0f} MB{per_article} (no retention; {policy}){rotated}"]
 
 
 def _source_table(snapshots: list[dict[str, Any]]) -> list[Table]:

@@ -167,6 +167,7 @@ class Supervisor:
                 "broker.articles_before", totals(read_snapshots(self.settings.stats_dir))["extract.in"]
             )
         self._broker_stats.set("broker.resident_bytes", resident)
+        self._broker_stats.set("broker.rotate_at_bytes", self.rotation.limit_bytes)
         self._broker_stats.set("broker.rotations", self.rotation.rotations)
         self._broker_stats.set("broker.last_rotated_at", self.rotation.last_rotated_at)
         self._broker_stats.write(self.settings.stats_dir)

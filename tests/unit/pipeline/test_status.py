@@ -84,6 +84,7 @@ def test_after_a_rotation_the_memory_per_article_counts_the_new_brokers_articles
     broker.set("broker.resident_bytes_at_start", 60 * 2**20)
     broker.set("broker.resident_bytes", 160 * 2**20)
     broker.set("broker.rotations", 2)
+    broker.set("broker.rotate_at_bytes", 2048 * 2**20)
     broker.set("broker.last_rotated_at", time.time() - 180)
     worker.write(tmp_path)
     broker.write(tmp_path)
@@ -91,4 +92,4 @@ def test_after_a_rotation_the_memory_per_article_counts_the_new_brokers_articles
     console.print(render(tmp_path))
     screen = console.export_text()
     assert "embedded broker memory: 160 MB, 102 KB per article in" in screen
-    assert "restarted empty 2 times, last 3m ago" in screen
+    assert "restarted empty 2 times, last 3m ago" in screen and "emptied once idle after 2,048 MB of growth" in screen
