@@ -76,6 +76,7 @@ class Stages:
         self._last_expiry = {"dedup": time.monotonic(), "cluster": time.monotonic()}
         self._sink_open = False
         self.stale_indexes: set[str] = set()
+        self.lost_changelogs: set[str] = set()
         self.mark_indexes_stale()
 
     # -- routing -------------------------------------------------------------------------------------------
@@ -140,6 +141,7 @@ class Stages:
             for event, _ in parsed:
                 self.archive.append(event.value)
         self._rebuild_if_stale("dedup", self.chain.deduplicator.rebuild_index)
+        self._rewrite_if_lost("dedup", self.chain.deduplicator.store, events[0])
         outcomes = await self._pooled(self.pool.extract, parsed, "extract")
         await self._route_in_order("dedup", parsed, outcomes, self._forward_extracted)
         self._maybe_expire("dedup", self.chain.deduplicator.expire, events[-1])
@@ -208,6 +210,23 @@ class Stages:
             self.stale_indexes.discard(stage)
             self.counters.set(f"{stage}.indexed_articles", rebuild())
 
+    def mark_changelogs_lost(self) -> None:
+        """The broker was replaced under this worker (an embedded broker restarted or rotated): the tables'
+        changelogs went with it, so each stage writes its whole table to the new one before its next article,
+        and a worker that starts later recovers all of it."""
+        self.lost_changelogs = {"dedup", "cluster"}
+
+    def _rewrite_if_lost(self, stage: str, table: Any, event: faust.EventT) -> None:
+        if stage not in self.lost_changelogs:
+            return
+        self.lost_changelogs.discard(stage)
+        with as_current_event(event):  # a table writes its changelog to the partition of the current event
+            keys = list(table.keys())
+            for key in keys:
+                table[key] = table[key]
+        self.counters.set(f"{stage}.state_rewritten", len(keys))
+        log.info("%s: %d table entries written to the new broker's changelog", stage, len(keys))
+
     def _maybe_expire(self, stage: str, expire: Any, event: faust.EventT) -> None:
         """Expire old state from inside its stage's stream iteration, as of ``event`` (Faust tables refuse
         writes without a current event)."""
@@ -226,6 +245,7 @@ class Stages:
         self.counters.inc("enrich", "in", len(events))
         parsed = [(event, art) for event in events if (art := await self._parse(event, Article)) is not None]
         self._rebuild_if_stale("cluster", self.chain.clusterer.rebuild_index)
+        self._rewrite_if_lost("cluster", self.chain.clusterer.store, events[0])
         outcomes = await self._pooled(self.pool.enrich, parsed, "enrich")
         await self._route_in_order("enrich", parsed, outcomes, self._forward_enriched)
         self._maybe_expire("cluster", self.chain.clusterer.expire, events[-1])

@@ -12,9 +12,11 @@ batches (docs/benchmarks.md), so `akhbar run` would grow without end. Once the b
 4. starts the connectors again.
 
 The worker stays up throughout: its tables (deduplication and story state) live in its memory, and it rejoins the
-new broker as after a broker crash. Only the tables' changelogs are gone, so a worker that restarts later
-recovers the state written since the rotation. If the pipeline does not drain in time (a sink that is down, a
-backlog), nothing is rotated: the connectors resume at once and the rotation is tried again later.
+new broker as after a broker crash. The supervisor recreates the tables' changelog topics with the others, and
+the worker, seeing a new broker pid at its next assignment, writes its whole tables to them before its next
+article (``Stages.mark_changelogs_lost``), so a worker started later recovers everything. If the pipeline does
+not drain in time (a sink that is down, a backlog), nothing is rotated: the connectors resume at once and the
+rotation is tried again later.
 """
 
 from __future__ import annotations

@@ -120,3 +120,11 @@ def embedded_bootstrap(stats_dir: Path, max_age: float = STALE_AFTER) -> str | N
         if snap.get("process") == "broker" and address and time.time() - snap.get("updated_at", 0) <= max_age:
             return str(address)
     return None
+
+
+def embedded_broker_pid(stats_dir: Path) -> int | None:
+    """The pid of the embedded broker `akhbar run` last reported (a new pid: the broker was replaced)."""
+    for snap in read_snapshots(stats_dir):
+        if snap.get("process") == "broker" and snap.get("pid"):
+            return int(snap["pid"])
+    return None

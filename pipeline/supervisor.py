@@ -23,7 +23,7 @@ from pipeline.broker import EmbeddedBroker, die_with_parent
 from pipeline.rotation import BrokerRotation, pipeline_drained
 from pipeline.settings import Settings
 from pipeline.status import render, totals
-from pipeline.topics import ensure_topics, topic_specs
+from pipeline.topics import ensure_topics, topic_specs, worker_topic_specs
 from processors.metrics import Counters, read_snapshots
 from processors.records import TOPIC_ARTICLES, TOPIC_ENRICHED, TOPIC_RAW
 
@@ -219,7 +219,7 @@ class Supervisor:
         assert self.broker is not None
         try:
             self.broker.start()
-            ensure_topics(self.broker.bootstrap, topic_specs(self.settings))
+            ensure_topics(self.broker.bootstrap, [*topic_specs(self.settings), *worker_topic_specs(self.settings)])
         except Exception as exc:
             self.console.print(f"[red]akhbar: cannot restart the broker: {exc}[/red]")
             return False

@@ -23,15 +23,13 @@ DAY_MS = 24 * 3600 * 1000
 class TopicSpec:
     name: str
     partitions: int
-    retention_ms: int
+    retention_ms: int  # ignored when compacted
+    compacted: bool = False
 
     def new_topic(self, replication: int) -> NewTopic:
-        return NewTopic(
-            self.name,
-            num_partitions=self.partitions,
-            replication_factor=replication,
-            topic_configs={"retention.ms": str(self.retention_ms)},
-        )
+        configs = {"cleanup.policy": "compact"} if self.compacted else {"retention.ms": str(self.retention_ms)}
+        return NewTopic(self.name, num_partitions=self.partitions, replication_factor=replication,
+                        topic_configs=configs)  # fmt: skip
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -41,6 +39,19 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(TOPIC_ARTICLES, settings.topic_partitions, 7 * DAY_MS),
         TopicSpec(TOPIC_ENRICHED, settings.topic_partitions, 7 * DAY_MS),
         TopicSpec(TOPIC_DLQ, 1, 90 * DAY_MS),
+    ]
+
+
+def worker_topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The Faust worker's own topics, as it declares them when it starts: its tables' changelogs (partitioned as
+    their source topics) and its assignor's leader topic. A restarted embedded broker has lost them and no one
+    would declare them again while the worker runs, so its table writes would go nowhere: the supervisor
+    creates them with the pipeline's topics (pipeline/app.py names the tables)."""
+    app = settings.worker_id
+    return [
+        TopicSpec(f"{app}-dedup-state-changelog", settings.raw_partitions, 0, compacted=True),
+        TopicSpec(f"{app}-cluster-state-changelog", settings.topic_partitions, 0, compacted=True),
+        TopicSpec(f"{app}-__assignor-__leader", 1, DAY_MS),
     ]
 
 

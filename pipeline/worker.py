@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import faust
 
@@ -21,6 +22,7 @@ from pipeline.faust_fixes import apply as apply_faust_fixes
 from pipeline.observability import serve_observability
 from pipeline.settings import Settings
 from pipeline.sinks.base import open_sink
+from pipeline.status import embedded_broker_pid
 from pipeline.topics import ensure_topics, topic_specs
 from processors.chain import ArticleChain, ChainConfig
 from processors.cluster import ClusterConfig
@@ -68,12 +70,7 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
                     quiet=(BATCH_QUIET_SECONDS, SINK_LINGER_SECONDS),
                     letters=DeadLetterArchive(settings.dead_letter_dir))  # fmt: skip
     register_agents(app, stages)
-
-    async def on_assigned(*_: object, **__: object) -> None:
-        # Agents resume only after the tables are recovered, so the next article rebuilds from recovered state.
-        stages.mark_indexes_stale()
-
-    app.on_partitions_assigned.connect(on_assigned)
+    app.on_partitions_assigned.connect(_on_assigned(stages, settings.stats_dir))
     stats_dir = settings.stats_dir
 
     async def write_stats() -> None:
@@ -85,6 +82,20 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
     if settings.metrics_port:
         serve_observability(counters, settings.metrics_port, settings.metrics_host)
     return app, counters
+
+
+def _on_assigned(stages: Stages, stats_dir: Path) -> Any:
+    """What the worker does on each partition assignment (after its tables are recovered)."""
+    broker = {"pid": embedded_broker_pid(stats_dir)}  # under `akhbar run`, its supervisor reports the broker's pid
+
+    async def on_assigned(*_: object, **__: object) -> None:
+        stages.mark_indexes_stale()  # the next article rebuilds the in-memory indexes from the recovered tables
+        now = embedded_broker_pid(stats_dir)
+        if now is not None and broker["pid"] is not None and now != broker["pid"]:
+            stages.mark_changelogs_lost()  # a new embedded broker has none of the tables' changelogs
+        broker["pid"] = now if now is not None else broker["pid"]
+
+    return on_assigned
 
 
 def run_worker(settings: Settings, bootstrap: str, log_file: Path | None = None) -> None:

@@ -57,6 +57,16 @@ def tansu_pid(run_pid: int) -> int | None:
     return None
 
 
+def worker_pid(run_pid: int) -> int | None:
+    for pid in children(run_pid):
+        try:
+            if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                return pid
+        except OSError:
+            continue
+    return None
+
+
 def docs(data: Path) -> dict[str, dict[str, Any]]:
     path = data / "search.sqlite3"
     if not path.exists():
@@ -127,8 +137,9 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
 ) -> None:
     """A tiny AKHBAR_BROKER_ROTATE_MB makes the supervisor empty the broker whenever the pipeline is idle (once
     the worker has been up a minute, and 30 s apart): the connectors pause, the broker restarts, the worker
-    stays. Every article is indexed once, and a reprint that arrives after a rotation is still folded into its
-    original (the worker kept its dedup state)."""
+    stays. Every article is indexed once; a reprint that arrives after a rotation is still folded into its
+    original (the worker kept its dedup state), and so is one that arrives after the worker was then killed
+    and restarted (it recovered the state it had written to the new broker's changelog)."""
     first, second = (lambda s: (s[:4], s[4:8]))(stories(8))
     reprint = Story("reprint-of-first", first[0].title, first[0].paragraphs)  # the same story at another URL
     for story in first:
@@ -176,10 +187,21 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
             return ids(second) <= stored.keys() and folded <= reporters
 
         wait_for(all_in, 120, "the later articles indexed and the reprint folded")
+        # The worker wrote its tables to the new broker's changelogs: one started now recovers all of them.
+        old_worker = wait_for(lambda: worker_pid(run.pid), 10, "the worker process")
+        os.kill(old_worker, signal.SIGKILL)
+        wait_for(lambda: (pid := worker_pid(run.pid)) and pid != old_worker, 30, "the supervisor's new worker")
+        late = Story("reprint-after-restart", first[1].title, first[1].paragraphs)  # from before the rotation
+        local_site.add(late)
+        folded_late = ids([late])
+        wait_for(lambda: any(folded_late <= {e["id"] for e in doc["reported_by"]} for doc in docs(data).values()),
+                 120, "the late reprint folded by the new worker")  # fmt: skip
         time.sleep(3)  # more polls on the rotated broker: anything doubled would show now
         stored = docs(data)
         assert set(stored) == ids(first) | ids(second)
         assert [entry["id"] for entry in stored[original]["reported_by"]] == list(folded)
+        assert [entry["id"] for entry in stored[next(iter(ids([first[1]])))]["reported_by"]] == list(folded_late)
+        assert "table entries written to the new broker's changelog" in (data / "logs" / "worker.log").read_text()
         assert "restarted empty" in log_path.read_text()
         assert not list((data / "dead-letters").glob("*.jsonl"))
     finally:

@@ -77,6 +77,7 @@ class FakeChain:
     def __init__(self, outcome: Exception | None = None, language: str = "ar") -> None:
         self.outcome, self.language = outcome, language
         self.deduplicator = self.clusterer = self
+        self.store: dict[str, Any] = {}  # both tables
         self.rebuilds = 0
 
     def rebuild_index(self) -> int:
@@ -295,6 +296,34 @@ def test_a_dead_letter_the_disk_refuses_still_reaches_the_topic(tmp_path, caplog
     assert [json.loads(v)["offset"] for _, v in topics.dlq.sent] == [9]  # type: ignore[attr-defined]
     assert stages.counters.get("parse", "dead_letter_unarchived") == 1
     assert any("could not be archived" in r.getMessage() and '"offset":9' in r.getMessage() for r in caplog.records)
+
+
+class RecordingTable(dict):
+    """A table that records its writes (a Faust table writes each to its changelog)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.writes: list[str] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+def test_after_a_lost_changelog_each_stage_rewrites_its_whole_table_once():
+    chain = FakeChain()
+    chain.store = RecordingTable({"a:1": {"t": 1}, "h:x": {"id": "1"}})
+    stages, _ = make_stages(chain)
+    asyncio.run(stages.handle_raw(Event(raw_record(1).to_json(), Msg("news.raw.v1"))))
+    assert chain.store.writes == []
+    stages.mark_changelogs_lost()
+    asyncio.run(stages.handle_raw(Event(raw_record(2).to_json(), Msg("news.raw.v1"))))
+    asyncio.run(stages.handle_raw(Event(raw_record(3).to_json(), Msg("news.raw.v1"))))
+    assert sorted(chain.store.writes) == ["a:1", "h:x"]
+    assert stages.counters.snapshot()["gauges"]["dedup.state_rewritten"] == 2
+    asyncio.run(stages.handle_article_batch([Event(article_from(raw_record(4)).to_json(), Msg("news.articles.v1"))]))
+    assert sorted(chain.store.writes) == ["a:1", "a:1", "h:x", "h:x"]
+    assert stages.lost_changelogs == set()
 
 
 def test_guard_turns_a_handler_bug_into_a_dead_letter():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kafka import KafkaConsumer
 
 from pipeline.settings import Settings
-from pipeline.topics import TopicSpec, ensure_topics, topic_specs
+from pipeline.topics import TopicSpec, ensure_topics, topic_specs, worker_topic_specs
 from processors.records import TOPIC_ARTICLES, TOPIC_DLQ, TOPIC_ENRICHED, TOPIC_RAW
 
 
@@ -26,3 +26,18 @@ def test_ensure_topics_creates_then_is_idempotent(kafka_bootstrap, unique_topic)
         assert consumer.partitions_for_topic(unique_topic) == {0, 1, 2}
     finally:
         consumer.close()
+
+
+def test_the_worker_topics_are_the_ones_faust_declares(tmp_path):
+    """After a restart of the embedded broker the supervisor recreates them: their names and partitions must be
+    exactly those of the worker's tables and assignor, or its table writes would still go nowhere."""
+    from pipeline.app import create_app, declare_tables
+
+    settings = Settings(data_dir=tmp_path, worker_id="w1", raw_partitions=1, topic_partitions=3)
+    app = create_app(settings, "127.0.0.1:9")
+    tables = declare_tables(app, settings)
+    declared = {(t.changelog_topic.get_topic_name(), t.partitions) for t in tables}
+    declared.add((app._leader_assignor._leader_topic_name, 1))
+    assert {(spec.name, spec.partitions) for spec in worker_topic_specs(settings)} == declared
+    assert [spec.compacted for spec in worker_topic_specs(settings)] == [True, True, False]
+    assert worker_topic_specs(settings)[0].new_topic(1).topic_configs == {"cleanup.policy": "compact"}
