@@ -40,6 +40,7 @@ log = logging.getLogger("akhbar.agents")
 Parsed = TypeVar("Parsed", RawArticle, Article)
 
 EXPIRE_EVERY_SECONDS = 600.0
+REWRITE_YIELD_EVERY = 500  # table entries rewritten between two turns of the event loop
 MAX_BACKOFF_SECONDS = 30.0
 # What the producer raises while the broker is away or restarting: Faust wraps aiokafka's KafkaError (connection,
 # timeout, metadata) in ProducerSendError; NotReady while its producer is not started; sockets raise OSError kinds.
@@ -141,7 +142,7 @@ class Stages:
             for event, _ in parsed:
                 self.archive.append(event.value)
         self._rebuild_if_stale("dedup", self.chain.deduplicator.rebuild_index)
-        self._rewrite_if_lost("dedup", self.chain.deduplicator.store, events[0])
+        await self._rewrite_if_lost("dedup", self.chain.deduplicator.store, events[0])
         outcomes = await self._pooled(self.pool.extract, parsed, "extract")
         await self._route_in_order("dedup", parsed, outcomes, self._forward_extracted)
         self._maybe_expire("dedup", self.chain.deduplicator.expire, events[-1])
@@ -216,14 +217,16 @@ class Stages:
         and a worker that starts later recovers all of it."""
         self.lost_changelogs = {"dedup", "cluster"}
 
-    def _rewrite_if_lost(self, stage: str, table: Any, event: faust.EventT) -> None:
+    async def _rewrite_if_lost(self, stage: str, table: Any, event: faust.EventT) -> None:
         if stage not in self.lost_changelogs:
             return
         self.lost_changelogs.discard(stage)
         with as_current_event(event):  # a table writes its changelog to the partition of the current event
             keys = list(table.keys())
-            for key in keys:
+            for done, key in enumerate(keys, start=1):
                 table[key] = table[key]
+                if done % REWRITE_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a week of state is many records: let the producer send them
         self.counters.set(f"{stage}.state_rewritten", len(keys))
         log.info("%s: %d table entries written to the new broker's changelog", stage, len(keys))
 
@@ -245,7 +248,7 @@ class Stages:
         self.counters.inc("enrich", "in", len(events))
         parsed = [(event, art) for event in events if (art := await self._parse(event, Article)) is not None]
         self._rebuild_if_stale("cluster", self.chain.clusterer.rebuild_index)
-        self._rewrite_if_lost("cluster", self.chain.clusterer.store, events[0])
+        await self._rewrite_if_lost("cluster", self.chain.clusterer.store, events[0])
         outcomes = await self._pooled(self.pool.enrich, parsed, "enrich")
         await self._route_in_order("enrich", parsed, outcomes, self._forward_enriched)
         self._maybe_expire("cluster", self.chain.clusterer.expire, events[-1])

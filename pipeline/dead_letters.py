@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from pydantic import BaseModel, ValidationError
 
+from pipeline.replay import topic_values
 from processors.records import (
     TOPIC_ARTICLES,
     TOPIC_DLQ,
@@ -33,7 +34,6 @@ from processors.records import (
     RawArticle,
 )
 
-IDLE_SECONDS = 3.0
 RECORD_OF_TOPIC: dict[str, type[BaseModel]] = {TOPIC_RAW: RawArticle, TOPIC_ARTICLES: Article,
                                                TOPIC_ENRICHED: EnrichedArticle}  # fmt: skip
 
@@ -76,22 +76,14 @@ def read_letters(directory: Path, since: date | None = None, until: date | None 
 
 
 def letters_from_topic(bootstrap: str) -> list[DeadLetter]:
-    """Everything now on news.dlq.v1, read up to an idle gap (Tansu's end offsets cannot be trusted, NOTES §1)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=int(IDLE_SECONDS * 1000))  # fmt: skip
-    try:
-        partitions = consumer.partitions_for_topic(TOPIC_DLQ) or {0}
-        consumer.assign([TopicPartition(TOPIC_DLQ, p) for p in sorted(partitions)])
-        consumer.seek_to_beginning()
-        letters = []
-        for message in consumer:
-            try:
-                letters.append(DeadLetter.model_validate_json(message.value))
-            except ValidationError:
-                continue  # not written by a worker: nothing to list or redrive
-        return letters
-    finally:
-        consumer.close()
+    """Every letter now on news.dlq.v1; a message no worker wrote is skipped."""
+    letters = []
+    for value in topic_values(bootstrap, TOPIC_DLQ):
+        try:
+            letters.append(DeadLetter.model_validate_json(value))
+        except ValidationError:
+            continue
+    return letters
 
 
 @dataclass(frozen=True)

@@ -24,28 +24,31 @@ def archived(directory: Path, since: date | None, until: date | None, sources: s
     return read_archive(directory, since=since, until=until, sources=sources or None)
 
 
-def from_topic(bootstrap: str, sources: set[str]) -> list[RawArticle]:
-    """Everything now on news.raw.v1, read up to an idle gap (Tansu's end offsets cannot be trusted, NOTES §1).
-
-    Read fully before republishing, so the records we add are not read back.
-    """
+def topic_values(bootstrap: str, topic: str) -> list[bytes]:
+    """Every message value now on ``topic``, read up to an idle gap (Tansu's end offsets cannot be trusted,
+    NOTES §1); read whole before anything is republished, so what is added is not read back."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                              consumer_timeout_ms=int(IDLE_SECONDS * 1000))  # fmt: skip
     try:
-        partitions = consumer.partitions_for_topic(TOPIC_RAW) or {0}
-        consumer.assign([TopicPartition(TOPIC_RAW, p) for p in sorted(partitions)])
+        partitions = consumer.partitions_for_topic(topic) or {0}
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
         consumer.seek_to_beginning()
-        records = []
-        for message in consumer:
-            try:
-                raw = RawArticle.model_validate_json(message.value)
-            except ValueError:
-                continue  # poison messages were dead-lettered the first time: not replayed
-            if not sources or raw.source in sources:
-                records.append(raw)
-        return records
+        return [message.value for message in consumer]
     finally:
         consumer.close()
+
+
+def from_topic(bootstrap: str, sources: set[str]) -> list[RawArticle]:
+    """Every valid raw article now on news.raw.v1 (of ``sources``, when given)."""
+    records = []
+    for value in topic_values(bootstrap, TOPIC_RAW):
+        try:
+            raw = RawArticle.model_validate_json(value)
+        except ValueError:
+            continue  # poison messages were dead-lettered the first time: not replayed
+        if not sources or raw.source in sources:
+            records.append(raw)
+    return records
 
 
 def republish(bootstrap: str, records: Iterable[RawArticle], progress_every: int = 1000,

@@ -81,39 +81,53 @@ def docs(data: Path) -> dict[str, dict[str, Any]]:
     return {doc_id: json.loads(body) for doc_id, body in rows}
 
 
-def test_broker_restart_under_akhbar_run_indexes_later_articles_once(tmp_path: Path, local_site: LocalSite) -> None:
-    before, during, after = (lambda s: (s[:3], s[3:6], s[6:9]))(stories(9))
-    for story in before:
-        local_site.add(story)
-    data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")}
-    env.update(AKHBAR_DATA_DIR=str(data), AKHBAR_FEEDS_CONFIG=str(write_feeds(tmp_path / "feeds.yaml", local_site)))
-    log_path = tmp_path / "run.log"
-    with open(log_path, "wb") as log:
-        run = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--no-live"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
+class AkhbarRun:
+    """`akhbar run --no-live` over a local site's feed, in its own data directory, stopped with Ctrl-C."""
 
-    def ids(group: list[Story]) -> set[str]:
-        return {article_id(f"{local_site.base}/news/{story.slug}.html") for story in group}
+    def __init__(self, tmp_path: Path, site: LocalSite, **env: str) -> None:
+        self.site, self.data, self.log_path = site, tmp_path / "data", tmp_path / "run.log"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")}
+        environ.update(AKHBAR_DATA_DIR=str(self.data),
+                       AKHBAR_FEEDS_CONFIG=str(write_feeds(tmp_path / "feeds.yaml", site)), **env)  # fmt: skip
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--no-live"], env=environ,
+                                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
-    def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    def ids(self, group: list[Story]) -> set[str]:
+        return {article_id(f"{self.site.base}/news/{story.slug}.html") for story in group}
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_for(self, predicate: Any, timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if value := predicate():
                 return value
-            if run.poll() is not None:
-                pytest.fail(f"akhbar run exited ({run.returncode}):\n{log_path.read_text()[-3000:]}")
+            if self.process.poll() is not None:
+                pytest.fail(f"akhbar run exited ({self.process.returncode}):\n{self.log()[-3000:]}")
             time.sleep(0.25)
-        pytest.fail(f"timed out after {timeout}s waiting for {what}:\n{log_path.read_text()[-3000:]}")
+        pytest.fail(f"timed out after {timeout}s waiting for {what}:\n{self.log()[-3000:]}")
 
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=20)
+
+
+def test_broker_restart_under_akhbar_run_indexes_later_articles_once(tmp_path: Path, local_site: LocalSite) -> None:
+    before, during, after = (lambda s: (s[:3], s[3:6], s[6:9]))(stories(9))
+    for story in before:
+        local_site.add(story)
+    run = AkhbarRun(tmp_path, local_site)
+    ids, wait_for, data = run.ids, run.wait_for, run.data
     try:
         wait_for(lambda: ids(before) <= docs(data).keys(), 120, "the first articles indexed")
-        old_broker = wait_for(lambda: tansu_pid(run.pid), 10, "the broker process")
+        old_broker = wait_for(lambda: tansu_pid(run.process.pid), 10, "the broker process")
         os.kill(old_broker, signal.SIGKILL)  # the broker crashes: every topic, offset and group is gone
         for story in during:
             local_site.add(story)
-        wait_for(lambda: (pid := tansu_pid(run.pid)) and pid != old_broker, 30, "the supervisor's new broker")
-        assert "restarting it" in log_path.read_text()
+        wait_for(lambda: (pid := tansu_pid(run.process.pid)) and pid != old_broker, 30, "the supervisor's new broker")
+        assert "restarting it" in run.log()
         for story in after:
             local_site.add(story)
 
@@ -126,10 +140,9 @@ def test_broker_restart_under_akhbar_run_indexes_later_articles_once(tmp_path: P
         connectors = json.loads((data / "stats" / "connectors.json").read_text(encoding="utf-8"))["counts"]
         assert connectors["connector.published"] >= len(wanted)
     finally:
-        run.send_signal(signal.SIGINT)
-        code = run.wait(timeout=20)
-    assert code == 0, log_path.read_text()[-3000:]
-    assert re.search(r"broker 127\.0\.0\.1:\d+", log_path.read_text())
+        code = run.stop()
+    assert code == 0, run.log()[-3000:]
+    assert re.search(r"broker 127\.0\.0\.1:\d+", run.log())
 
 
 def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_state(
@@ -144,17 +157,8 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
     reprint = Story("reprint-of-first", first[0].title, first[0].paragraphs)  # the same story at another URL
     for story in first:
         local_site.add(story)
-    data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AKHBAR_")}
-    env.update(AKHBAR_DATA_DIR=str(data), AKHBAR_FEEDS_CONFIG=str(write_feeds(tmp_path / "feeds.yaml", local_site)),
-               AKHBAR_BROKER_ROTATE_MB="0.01")  # fmt: skip
-    log_path = tmp_path / "run.log"
-    with open(log_path, "wb") as log:
-        run = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--no-live"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
-
-    def ids(group: list[Story]) -> set[str]:
-        return {article_id(f"{local_site.base}/news/{story.slug}.html") for story in group}
+    run = AkhbarRun(tmp_path, local_site, AKHBAR_BROKER_ROTATE_MB="0.01")
+    ids, wait_for, data = run.ids, run.wait_for, run.data
 
     def rotations() -> int:
         try:
@@ -163,15 +167,8 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
             return 0
         return int(snapshot["gauges"].get("broker.rotations", 0))
 
-    def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if value := predicate():
-                return value
-            if run.poll() is not None:
-                pytest.fail(f"akhbar run exited ({run.returncode}):\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.25)
-        pytest.fail(f"timed out after {timeout}s waiting for {what}:\n{log_path.read_text()[-3000:]}")
+    def folded_into(group: list[Story]) -> set[str]:
+        return {entry["id"] for doc in docs(data).values() for entry in doc["reported_by"]} & ids(group)
 
     try:
         wait_for(lambda: ids(first) <= docs(data).keys(), 120, "the first articles indexed")
@@ -180,31 +177,24 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
             local_site.add(story)
         original = next(iter(ids([first[0]])))
         folded = ids([reprint])
-
-        def all_in() -> bool:
-            stored = docs(data)
-            reporters = {entry["id"] for doc in stored.values() for entry in doc["reported_by"]}
-            return ids(second) <= stored.keys() and folded <= reporters
-
-        wait_for(all_in, 120, "the later articles indexed and the reprint folded")
+        wait_for(lambda: ids(second) <= docs(data).keys() and folded_into([reprint]), 120,
+                 "the later articles indexed and the reprint folded")  # fmt: skip
         # The worker wrote its tables to the new broker's changelogs: one started now recovers all of them.
-        old_worker = wait_for(lambda: worker_pid(run.pid), 10, "the worker process")
+        old_worker = wait_for(lambda: worker_pid(run.process.pid), 10, "the worker process")
         os.kill(old_worker, signal.SIGKILL)
-        wait_for(lambda: (pid := worker_pid(run.pid)) and pid != old_worker, 30, "the supervisor's new worker")
+        wait_for(lambda: (pid := worker_pid(run.process.pid)) and pid != old_worker, 30, "the supervisor's new worker")
         late = Story("reprint-after-restart", first[1].title, first[1].paragraphs)  # from before the rotation
         local_site.add(late)
         folded_late = ids([late])
-        wait_for(lambda: any(folded_late <= {e["id"] for e in doc["reported_by"]} for doc in docs(data).values()),
-                 120, "the late reprint folded by the new worker")  # fmt: skip
+        wait_for(lambda: folded_into([late]), 120, "the late reprint folded by the new worker")
         time.sleep(3)  # more polls on the rotated broker: anything doubled would show now
         stored = docs(data)
         assert set(stored) == ids(first) | ids(second)
         assert [entry["id"] for entry in stored[original]["reported_by"]] == list(folded)
         assert [entry["id"] for entry in stored[next(iter(ids([first[1]])))]["reported_by"]] == list(folded_late)
         assert "table entries written to the new broker's changelog" in (data / "logs" / "worker.log").read_text()
-        assert "restarted empty" in log_path.read_text()
+        assert "restarted empty" in run.log()
         assert not list((data / "dead-letters").glob("*.jsonl"))
     finally:
-        run.send_signal(signal.SIGINT)
-        code = run.wait(timeout=20)
-    assert code == 0, log_path.read_text()[-3000:]
+        code = run.stop()
+    assert code == 0, run.log()[-3000:]

@@ -310,7 +310,14 @@ class RecordingTable(dict):
         super().__setitem__(key, value)
 
 
-def test_after_a_lost_changelog_each_stage_rewrites_its_whole_table_once():
+def test_after_a_lost_changelog_each_stage_rewrites_its_whole_table_once(monkeypatch):
+    turns: list[float] = []
+
+    async def turn(seconds: float) -> None:
+        turns.append(seconds)
+
+    monkeypatch.setattr(agents.asyncio, "sleep", turn)
+    monkeypatch.setattr(agents, "REWRITE_YIELD_EVERY", 1)
     chain = FakeChain()
     chain.store = RecordingTable({"a:1": {"t": 1}, "h:x": {"id": "1"}})
     stages, _ = make_stages(chain)
@@ -319,7 +326,7 @@ def test_after_a_lost_changelog_each_stage_rewrites_its_whole_table_once():
     stages.mark_changelogs_lost()
     asyncio.run(stages.handle_raw(Event(raw_record(2).to_json(), Msg("news.raw.v1"))))
     asyncio.run(stages.handle_raw(Event(raw_record(3).to_json(), Msg("news.raw.v1"))))
-    assert sorted(chain.store.writes) == ["a:1", "h:x"]
+    assert sorted(chain.store.writes) == ["a:1", "h:x"] and turns == [0, 0]  # the event loop got its turns
     assert stages.counters.snapshot()["gauges"]["dedup.state_rewritten"] == 2
     asyncio.run(stages.handle_article_batch([Event(article_from(raw_record(4)).to_json(), Msg("news.articles.v1"))]))
     assert sorted(chain.store.writes) == ["a:1", "a:1", "h:x", "h:x"]
