@@ -92,7 +92,8 @@ class BrokerRotation:
         try:
             if not self._wait_drained():
                 self._next_try = time.monotonic() + RETRY_SECONDS
-                say(f"akhbar: the pipeline did not drain within {DRAIN_SECONDS:.0f}s; broker kept, retry later")
+                if not self.stopping():
+                    say(f"akhbar: the pipeline did not drain within {DRAIN_SECONDS:.0f}s; broker kept, retry later")
                 return False
             restart_broker()
             self.rotations += 1
@@ -104,7 +105,8 @@ class BrokerRotation:
             )
             return True
         finally:
-            resume()
+            if not self.stopping():  # else the supervisor is stopping every process: none to start again
+                resume()
 
     def _wait_drained(self) -> bool:
         deadline = time.monotonic() + DRAIN_SECONDS
