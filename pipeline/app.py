@@ -14,6 +14,7 @@ from typing import Any
 import faust
 
 from pipeline.settings import Settings
+from pipeline.topics import CLUSTER_TABLE, DEDUP_TABLE
 from processors.records import TOPIC_ARTICLES, TOPIC_DLQ, TOPIC_ENRICHED, TOPIC_RAW
 
 
@@ -70,6 +71,6 @@ def declare_topics(app: faust.App, settings: Settings) -> PipelineTopics:
 
 def declare_tables(app: faust.App, settings: Settings) -> tuple[Any, Any]:
     """Dedup state (co-partitioned with news.raw.v1) and story clusters (with news.articles.v1)."""
-    dedup = app.Table("dedup-state", default=None, partitions=settings.raw_partitions)
-    clusters = app.Table("cluster-state", default=None, partitions=settings.topic_partitions)
+    dedup = app.Table(DEDUP_TABLE, default=None, partitions=settings.raw_partitions)
+    clusters = app.Table(CLUSTER_TABLE, default=None, partitions=settings.topic_partitions)
     return dedup, clusters

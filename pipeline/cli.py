@@ -171,10 +171,10 @@ def replay(
 
     from pipeline.replay import archived, republish
     from pipeline.replay import from_topic as topic_records
-    from pipeline.status import embedded_bootstrap
+    from pipeline.status import bootstrap_to_feed
 
     settings = _settings()
-    bootstrap = settings.kafka_bootstrap or embedded_bootstrap(settings.stats_dir)
+    bootstrap = bootstrap_to_feed(settings)
     if not bootstrap:
         raise _fail("replay feeds a running pipeline: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
     try:

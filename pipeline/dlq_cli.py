@@ -13,7 +13,7 @@ from rich.table import Table
 
 from pipeline.dead_letters import LetterFilter, letters_from_topic, read_letters, redrive, select
 from pipeline.settings import Settings, load_settings
-from pipeline.status import embedded_bootstrap
+from pipeline.status import bootstrap_to_feed
 from processors.errors import ConfigError
 from processors.records import DeadLetter
 
@@ -47,15 +47,10 @@ def _filter(stage: list[str] | None, since: str | None, until: str | None, artic
     return LetterFilter(frozenset(stage or ()), first, last, article)
 
 
-def _bootstrap(settings: Settings) -> str | None:
-    """The configured broker, else the embedded one of an `akhbar run` on this data directory."""
-    return settings.kafka_bootstrap or embedded_bootstrap(settings.stats_dir)
-
-
 def _letters(settings: Settings, from_topic: bool, chosen: LetterFilter) -> list[DeadLetter]:
     if not from_topic:
         return select(read_letters(settings.dead_letter_dir, chosen.since, chosen.until), chosen)
-    bootstrap = _bootstrap(settings)
+    bootstrap = bootstrap_to_feed(settings)
     if not bootstrap:
         raise _fail("--from-topic reads a running broker: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
     return select(letters_from_topic(bootstrap), chosen)
@@ -105,7 +100,7 @@ def redrive_letters(
 ) -> None:  # fmt: skip
     """Send dead letters' original messages back to the topics they came from (after a fix); idempotent."""
     settings = _settings()
-    bootstrap = _bootstrap(settings)
+    bootstrap = bootstrap_to_feed(settings)
     if not bootstrap and not dry_run:
         raise _fail("redrive feeds a running pipeline: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
     letters = _letters(settings, from_topic, _filter(stage, since, until, article))

@@ -9,12 +9,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
 
 from processors.metrics import ago, read_snapshots
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 STALE_AFTER = 10.0
 
@@ -104,27 +107,33 @@ def _source_table(snapshots: list[dict[str, Any]]) -> list[Table]:
     return [table]
 
 
+def snapshot_of(stats_dir: Path, process: str, max_age: float | None = None) -> dict[str, Any] | None:
+    """The counter snapshot ``process`` wrote, if it wrote one (within ``max_age`` seconds, when given)."""
+    for snap in read_snapshots(stats_dir):
+        if snap.get("process") == process and (max_age is None or time.time() - snap.get("updated_at", 0) <= max_age):
+            return snap
+    return None
+
+
 def fresh(stats_dir: Path, process: str, max_age: float = STALE_AFTER) -> bool:
     """True when ``process`` wrote its snapshot within ``max_age`` seconds (a container healthcheck)."""
-    for snap in read_snapshots(stats_dir):
-        if snap.get("process") == process and time.time() - snap.get("updated_at", 0) <= max_age:
-            return True
-    return False
+    return snapshot_of(stats_dir, process, max_age) is not None
 
 
 def embedded_bootstrap(stats_dir: Path, max_age: float = STALE_AFTER) -> str | None:
     """The address of the embedded broker of a running `akhbar run` on this data directory (its supervisor
     writes it each half second), so `akhbar replay` and `akhbar dlq redrive` can reach it; None when none runs."""
-    for snap in read_snapshots(stats_dir):
-        address = snap.get("gauges", {}).get("broker.bootstrap")
-        if snap.get("process") == "broker" and address and time.time() - snap.get("updated_at", 0) <= max_age:
-            return str(address)
-    return None
+    snap = snapshot_of(stats_dir, "broker", max_age)
+    address = snap.get("gauges", {}).get("broker.bootstrap") if snap else None
+    return str(address) if address else None
+
+
+def bootstrap_to_feed(settings: Settings) -> str | None:
+    """Where `akhbar replay` and `akhbar dlq redrive` publish: the configured broker, else the embedded one."""
+    return settings.kafka_bootstrap or embedded_bootstrap(settings.stats_dir)
 
 
 def embedded_broker_pid(stats_dir: Path) -> int | None:
     """The pid of the embedded broker `akhbar run` last reported (a new pid: the broker was replaced)."""
-    for snap in read_snapshots(stats_dir):
-        if snap.get("process") == "broker" and snap.get("pid"):
-            return int(snap["pid"])
-    return None
+    snap = snapshot_of(stats_dir, "broker")
+    return int(snap["pid"]) if snap and snap.get("pid") else None

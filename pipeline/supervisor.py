@@ -22,7 +22,7 @@ from rich.live import Live
 from pipeline.broker import EmbeddedBroker, die_with_parent
 from pipeline.rotation import BrokerRotation, pipeline_drained
 from pipeline.settings import Settings
-from pipeline.status import render, totals
+from pipeline.status import STALE_AFTER, render, snapshot_of, totals
 from pipeline.topics import ensure_topics, topic_specs, worker_topic_specs
 from processors.metrics import Counters, read_snapshots
 from processors.records import TOPIC_ARTICLES, TOPIC_ENRICHED, TOPIC_RAW
@@ -30,6 +30,7 @@ from processors.records import TOPIC_ARTICLES, TOPIC_ENRICHED, TOPIC_RAW
 STOP_BUDGET = 9.0
 CRASH_WINDOW = 60.0
 MAX_CRASHES = 5
+WORKER_SETTLED_SECONDS = 60.0  # before a rotation: a younger worker may still be recovering its tables
 
 
 @dataclass
@@ -185,9 +186,8 @@ class Supervisor:
         worker = next((c for c in self.children if c.name == "worker"), None)
         if worker is None or worker.process is None or worker.exited() is not None:
             return False
-        snaps = [s for s in read_snapshots(self.settings.stats_dir) if s.get("process") == "worker"]
-        now = time.time()
-        return any(now - s.get("updated_at", 0) <= 10 and now - s.get("started_at", now) >= 60 for s in snaps)
+        snap = snapshot_of(self.settings.stats_dir, "worker", STALE_AFTER)
+        return snap is not None and time.time() - snap.get("started_at", time.time()) >= WORKER_SETTLED_SECONDS
 
     def _drained(self) -> bool:
         assert self.broker is not None

@@ -17,6 +17,9 @@ from processors.errors import TransientError
 from processors.records import TOPIC_ARTICLES, TOPIC_DLQ, TOPIC_ENRICHED, TOPIC_RAW
 
 DAY_MS = 24 * 3600 * 1000
+# The worker's Faust tables (pipeline/app.py); Faust names their changelogs "<app id>-<table>-changelog".
+DEDUP_TABLE = "dedup-state"  # co-partitioned with news.raw.v1
+CLUSTER_TABLE = "cluster-state"  # with news.articles.v1
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,11 @@ def worker_topic_specs(settings: Settings) -> list[TopicSpec]:
     """The Faust worker's own topics, as it declares them when it starts: its tables' changelogs (partitioned as
     their source topics) and its assignor's leader topic. A restarted embedded broker has lost them and no one
     would declare them again while the worker runs, so its table writes would go nowhere: the supervisor
-    creates them with the pipeline's topics (pipeline/app.py names the tables)."""
+    creates them with the pipeline's topics."""
     app = settings.worker_id
     return [
-        TopicSpec(f"{app}-dedup-state-changelog", settings.raw_partitions, 0, compacted=True),
-        TopicSpec(f"{app}-cluster-state-changelog", settings.topic_partitions, 0, compacted=True),
+        TopicSpec(f"{app}-{DEDUP_TABLE}-changelog", settings.raw_partitions, 0, compacted=True),
+        TopicSpec(f"{app}-{CLUSTER_TABLE}-changelog", settings.topic_partitions, 0, compacted=True),
         TopicSpec(f"{app}-__assignor-__leader", 1, DAY_MS),
     ]
 
