@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
 
 STALE_AFTER = 10.0
+# The worker's gauge: since when its tables have been recovered (None while it recovers them from the broker).
+TABLES_READY_GAUGE = "tables.ready_since"
 
 # (row label, counter keys summed) in pipeline order
 ROWS: list[tuple[str, tuple[str, ...]]] = [
@@ -61,6 +63,8 @@ def render(stats_dir: Path, now: float | None = None) -> Group:
     for snap in snapshots:
         age = now - snap.get("updated_at", 0)
         state = f"{age:.0f}s ago" + (" [red](stale)[/red]" if age > STALE_AFTER else "")
+        if TABLES_READY_GAUGE in snap.get("gauges", {}) and snap["gauges"][TABLES_READY_GAUGE] is None:
+            state += " [yellow](recovering its tables)[/yellow]"
         procs.add_row(snap["process"], str(snap.get("pid")), f"{now - snap.get('started_at', now):.0f}s", state)
     total = totals(snapshots)
     counts = Table("stage", "count", title="articles", title_justify="left")

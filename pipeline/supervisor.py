@@ -22,7 +22,7 @@ from rich.live import Live
 from pipeline.broker import EmbeddedBroker, die_with_parent
 from pipeline.rotation import BrokerRotation, pipeline_drained
 from pipeline.settings import Settings
-from pipeline.status import STALE_AFTER, render, snapshot_of, totals
+from pipeline.status import STALE_AFTER, TABLES_READY_GAUGE, render, snapshot_of, totals
 from pipeline.topics import ensure_topics, topic_specs, worker_topic_specs
 from processors.metrics import Counters, read_snapshots
 from processors.records import TOPIC_ARTICLES, TOPIC_ENRICHED, TOPIC_RAW
@@ -30,7 +30,7 @@ from processors.records import TOPIC_ARTICLES, TOPIC_ENRICHED, TOPIC_RAW
 STOP_BUDGET = 9.0
 CRASH_WINDOW = 60.0
 MAX_CRASHES = 5
-WORKER_SETTLED_SECONDS = 60.0  # before a rotation: a younger worker may still be recovering its tables
+WORKER_SETTLED_SECONDS = 60.0  # before a rotation: the worker's tables recovered at least this long ago
 
 
 @dataclass
@@ -182,12 +182,14 @@ class Supervisor:
         return self.rotation.due(gauges["broker.resident_bytes"] - gauges["broker.resident_bytes_at_start"])
 
     def _worker_settled(self) -> bool:
-        """The worker is running, reports, and has been up for a minute (its tables recovered long since)."""
+        """The worker is running, reports, and recovered its tables a minute ago or more (a recovery reads the
+        changelogs of this broker; at production size it takes minutes)."""
         worker = next((c for c in self.children if c.name == "worker"), None)
         if worker is None or worker.process is None or worker.exited() is not None:
             return False
         snap = snapshot_of(self.settings.stats_dir, "worker", STALE_AFTER)
-        return snap is not None and time.time() - snap.get("started_at", time.time()) >= WORKER_SETTLED_SECONDS
+        ready_since = snap.get("gauges", {}).get(TABLES_READY_GAUGE) if snap else None
+        return ready_since is not None and time.time() - ready_since >= WORKER_SETTLED_SECONDS
 
     def _drained(self) -> bool:
         assert self.broker is not None

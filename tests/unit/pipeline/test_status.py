@@ -6,7 +6,7 @@ import time
 
 from rich.console import Console
 
-from pipeline.status import embedded_bootstrap, fresh, render, totals
+from pipeline.status import TABLES_READY_GAUGE, embedded_bootstrap, fresh, render, totals
 from processors.metrics import Counters, read_snapshots
 
 
@@ -27,6 +27,22 @@ def test_snapshots_are_summed_and_rendered(tmp_path):
     screen = console.export_text()
     assert "not_arabic" in screen and "dead letters: parse" in screen and "aljazeera" in screen
     assert "2m ago" in screen
+    assert "recovering" not in screen  # a worker that has not said (older snapshots) is not shown as recovering
+
+
+def test_a_worker_recovering_its_tables_says_so(tmp_path):
+    """A week of state takes Faust minutes to recover: the operator sees why nothing moves meanwhile."""
+    worker = Counters("worker")
+    worker.set(TABLES_READY_GAUGE, None)
+    worker.write(tmp_path)
+    console = Console(record=True, width=160)
+    console.print(render(tmp_path))
+    assert "recovering its tables" in console.export_text()
+    worker.set(TABLES_READY_GAUGE, time.time())
+    worker.write(tmp_path)
+    console = Console(record=True, width=160)
+    console.print(render(tmp_path))
+    assert "recovering" not in console.export_text()
 
 
 def test_the_embedded_brokers_memory_is_shown_per_article(tmp_path):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from rich.console import Console
 
 from pipeline.settings import Settings
+from pipeline.status import TABLES_READY_GAUGE
 from pipeline.supervisor import CRASH_WINDOW, MAX_CRASHES, Child, Supervisor
 from processors.metrics import Counters, read_snapshots
 
@@ -64,7 +65,8 @@ def test_the_brokers_footprint_at_start_is_kept_until_it_restarts(tmp_path):
 
 
 def test_a_rotation_waits_for_a_settled_worker_and_the_limit(tmp_path):
-    """Never while the worker is missing, silent or just started (it recovers its tables from this broker)."""
+    """Never while the worker is missing or silent, nor until a minute after it recovered its tables (a recovery
+    reads this broker, for minutes at production size)."""
     settings = Settings(data_dir=tmp_path, broker_rotate_mb=1)
     supervisor = Supervisor(settings, tmp_path / "feeds.yaml", Console(file=io.StringIO()))
     sizes = iter([10 << 20, *[12 << 20] * 5])
@@ -77,9 +79,16 @@ def test_a_rotation_waits_for_a_settled_worker_and_the_limit(tmp_path):
     worker.process = SimpleNamespace(poll=lambda: None)  # type: ignore[assignment]
     supervisor.children = [worker]
     counters = Counters("worker")
+    counters.started_at = time.time() - 600
     counters.write(settings.stats_dir)
-    assert not supervisor._rotation_due()  # up for less than a minute
-    counters.started_at = time.time() - 120
+    assert not supervisor._rotation_due()  # up for long, but it never said its tables were recovered
+    counters.set(TABLES_READY_GAUGE, None)
+    counters.write(settings.stats_dir)
+    assert not supervisor._rotation_due()  # recovering its tables from this broker
+    counters.set(TABLES_READY_GAUGE, time.time() - 5)
+    counters.write(settings.stats_dir)
+    assert not supervisor._rotation_due()  # recovered a moment ago
+    counters.set(TABLES_READY_GAUGE, time.time() - 120)
     counters.write(settings.stats_dir)
     assert supervisor._rotation_due()
     supervisor.rotation.limit_bytes = 3 << 20

@@ -1,12 +1,14 @@
-"""The worker's reaction to a partition assignment: indexes rebuilt, and tables rewritten under a new broker."""
+"""The worker's reaction to a partition assignment (indexes rebuilt, tables rewritten under a new broker), and what
+it reports of its tables' recovery."""
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 from pipeline.status import embedded_broker_pid
-from pipeline.worker import _on_assigned
+from pipeline.worker import TableReadiness, _on_assigned, tables_recovered
 from processors.metrics import Counters
 
 
@@ -45,3 +47,27 @@ def test_without_akhbar_run_there_is_no_broker_to_watch(tmp_path):
     broker_at(tmp_path, 300)  # a first report is no replacement
     asyncio.run(on_assigned())
     assert stages.calls == ["indexes", "indexes"]
+
+
+def app_in(completed: bool, in_recovery: bool = False, rebalancing: bool = False) -> Any:
+    done = asyncio.Event()
+    if completed:
+        done.set()
+    tables = SimpleNamespace(recovery=SimpleNamespace(completed=done))
+    return SimpleNamespace(tables=tables, in_recovery=in_recovery, rebalancing=rebalancing)
+
+
+def test_tables_count_as_recovered_only_between_rebalances():
+    assert not tables_recovered(app_in(completed=False))  # joining its group: no recovery finished yet
+    assert not tables_recovered(app_in(completed=True, in_recovery=True))  # a later rebalance's recovery
+    assert not tables_recovered(app_in(completed=True, rebalancing=True))
+    assert tables_recovered(app_in(completed=True))
+
+
+def test_readiness_is_dated_from_the_end_of_the_last_recovery():
+    readiness = TableReadiness()
+    assert readiness.update(False, 10.0) is None
+    assert readiness.update(True, 20.0) == 20.0
+    assert readiness.update(True, 30.0) == 20.0  # still the same recovery's end
+    assert readiness.update(False, 40.0) is None  # a rebalance: recovering again
+    assert readiness.update(True, 50.0) == 50.0
