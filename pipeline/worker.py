@@ -89,7 +89,8 @@ def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Cou
 
 def tables_recovered(app: faust.App) -> bool:
     """The worker's tables are recovered and no rebalance is under way (so none reads its changelog now)."""
-    return bool(app.tables.recovery.completed.is_set() and not app.in_recovery and not app.rebalancing)
+    recovery = app.tables.recovery  # type: ignore[attr-defined]  # TableManager's, not in its abstract type
+    return bool(recovery.completed.is_set() and not app.in_recovery and not app.rebalancing)
 
 
 class TableReadiness:
