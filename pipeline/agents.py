@@ -3,7 +3,8 @@
 No exception escapes an agent (Faust would mark the event done and restart the agent): every message ends as
 forwarded, counted as an expected drop, or dead-lettered with its stage and reason. The index agent retries a
 batch while the sink is unreachable and acks nothing it has not indexed (at-least-once into an idempotent index).
-CPU-heavy extraction runs in a thread so the event loop keeps heartbeating.
+CPU-heavy extraction and enrichment run in the CPU pool, so the event loop keeps heartbeating; each of those
+two stages hands its next batch to the pool while it routes the one before (`batching.overlapped`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 
 from pipeline.app import PipelineTopics
 from pipeline.archive import RawArchive
-from pipeline.batching import take_quiet
+from pipeline.batching import overlapped, take_quiet
 from pipeline.cpu_pool import CpuPool
 from pipeline.dead_letters import DeadLetterArchive
 from pipeline.faust_fixes import as_current_event
@@ -136,14 +137,24 @@ class Stages:
 
     async def handle_raw_batch(self, events: Sequence[faust.EventT]) -> None:
         """Extract a batch in the CPU pool, then deduplicate it here in arrival order (dedup reads the table)."""
+        await self.finish_raw_batch(await self.start_raw_batch(events))
+
+    async def start_raw_batch(self, events: Sequence[faust.EventT]) -> Any:
+        """Parse and archive a batch and hand it to the CPU pool; returns the work in flight, which
+        ``finish_raw_batch`` routes (the agent starts the next batch meanwhile)."""
         self.counters.inc("extract", "in", len(events))
         parsed = [(event, raw) for event in events if (raw := await self._parse(event, RawArticle)) is not None]
         if self.archive is not None:
             for event, _ in parsed:
                 self.archive.append(event.value)
+        return events, parsed, asyncio.ensure_future(self._pooled(self.pool.extract, parsed, "extract"))
+
+    async def finish_raw_batch(self, started: Any) -> None:
+        """The pool's outcomes of a started batch, deduplicated and routed in arrival order."""
+        events, parsed, future = started
+        outcomes = await future
         self._rebuild_if_stale("dedup", self.chain.deduplicator.rebuild_index)
         await self._rewrite_if_lost("dedup", self.chain.deduplicator.store, events[0])
-        outcomes = await self._pooled(self.pool.extract, parsed, "extract")
         await self._route_in_order("dedup", parsed, outcomes, self._forward_extracted)
         self._maybe_expire("dedup", self.chain.deduplicator.expire, events[-1])
 
@@ -240,11 +251,20 @@ class Stages:
 
     async def handle_article_batch(self, events: Sequence[faust.EventT]) -> None:
         """Enrich a batch in the CPU pool, then assign story clusters here in arrival order (they read the table)."""
+        await self.finish_article_batch(await self.start_article_batch(events))
+
+    async def start_article_batch(self, events: Sequence[faust.EventT]) -> Any:
+        """Parse a batch and hand it to the CPU pool; ``finish_article_batch`` routes it."""
         self.counters.inc("enrich", "in", len(events))
         parsed = [(event, art) for event in events if (art := await self._parse(event, Article)) is not None]
+        return events, parsed, asyncio.ensure_future(self._pooled(self.pool.enrich, parsed, "enrich"))
+
+    async def finish_article_batch(self, started: Any) -> None:
+        """The pool's enriched articles of a started batch, clustered and routed in arrival order."""
+        events, parsed, future = started
+        outcomes = await future
         self._rebuild_if_stale("cluster", self.chain.clusterer.rebuild_index)
         await self._rewrite_if_lost("cluster", self.chain.clusterer.store, events[0])
-        outcomes = await self._pooled(self.pool.enrich, parsed, "enrich")
         await self._route_in_order("enrich", parsed, outcomes, self._forward_enriched)
         self._maybe_expire("cluster", self.chain.clusterer.expire, events[-1])
 
@@ -328,17 +348,19 @@ def register_agents(app: faust.App, stages: Stages) -> None:
     """Attach the three agents to ``app``; each is a loop around one ``Stages`` method."""
     topics = stages.topics
 
-    async def process_raw(stream: faust.StreamT) -> None:
-        async for events in take_quiet(
-            stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds
-        ):
-            await _guarded_batch(stages, events, stages.handle_raw_batch, "extract")
+    def overlapping(start: Any, finish: Any, stage: str) -> Any:
+        """A stage's agent: its next batch goes to the CPU pool while the one before is routed."""
 
-    async def enrich(stream: faust.StreamT) -> None:
-        async for events in take_quiet(
-            stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds
-        ):
-            await _guarded_batch(stages, events, stages.handle_article_batch, "enrich")
+        async def agent(stream: faust.StreamT) -> None:
+            batches = take_quiet(stream, stages.stage_batch_size, stages.stage_batch_seconds, stages.quiet_seconds,
+                                 ack=False)  # fmt: skip
+            await overlapped(batches, _guarded_start(stages, start, stage), _guarded_finish(stages, finish, stage),
+                             stream.ack)  # fmt: skip
+
+        return agent
+
+    process_raw = overlapping(stages.start_raw_batch, stages.finish_raw_batch, "extract")
+    enrich = overlapping(stages.start_article_batch, stages.finish_article_batch, "enrich")
 
     async def index(stream: faust.StreamT) -> None:
         async for events in take_quiet(stream, stages.batch_size, stages.batch_seconds, stages.quiet_seconds,
@@ -355,6 +377,38 @@ async def _guarded_batch(stages: Stages, events: Sequence[faust.EventT], handler
     try:
         await handler(events)
     except Exception as exc:
-        log.exception("unexpected error in the %s stage", stage)
-        for event in events:
-            await stages.dead_letter(event, stage, _reason(exc), type(exc).__name__)
+        await _dead_letter_batch(stages, events, exc, stage)
+
+
+async def _dead_letter_batch(stages: Stages, events: Sequence[faust.EventT], exc: Exception, stage: str) -> None:
+    log.exception("unexpected error in the %s stage", stage)
+    for event in events:
+        await stages.dead_letter(event, stage, _reason(exc), type(exc).__name__)
+
+
+def _guarded_start(stages: Stages, start: Any, stage: str) -> Any:
+    """``start`` whose failure dead-letters its batch (``None``: nothing to route)."""
+
+    async def guarded(events: Sequence[faust.EventT]) -> Any:
+        try:
+            return events, await start(events)
+        except Exception as exc:
+            await _dead_letter_batch(stages, events, exc, stage)
+            return None
+
+    return guarded
+
+
+def _guarded_finish(stages: Stages, finish: Any, stage: str) -> Any:
+    """``finish`` whose failure dead-letters its batch (its items guard themselves: this is the last resort)."""
+
+    async def guarded(started: Any) -> None:
+        if started is None:
+            return
+        events, work = started
+        try:
+            await finish(work)
+        except Exception as exc:
+            await _dead_letter_batch(stages, events, exc, stage)
+
+    return guarded

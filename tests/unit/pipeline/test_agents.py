@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faust.exceptions import NotReady, ProducerSendError
 
 import pipeline.agents as agents
-from pipeline.agents import Stages, _guarded_batch
+from pipeline.agents import Stages, _guarded_batch, _guarded_finish, _guarded_start
 from pipeline.app import PipelineTopics
 from pipeline.dead_letters import DeadLetterArchive, read_letters
 from pipeline.sinks.base import Rejection, Written, completed, parse_serialized
@@ -343,6 +343,31 @@ def test_guard_turns_a_handler_bug_into_a_dead_letter():
     asyncio.run(_guarded_batch(stages, batch, handle_broken, "enrich"))
     assert [(x["stage"], x["offset"]) for x in dlq(topics)] == [("enrich", 0), ("enrich", 1)]
     assert "KeyError" in dlq(topics)[0]["reason"]
+
+
+def test_an_overlapped_stage_dead_letters_a_batch_whose_start_or_routing_breaks():
+    """Either half of an overlapped stage (pipeline/batching.overlapped) may not raise: its batch is
+    dead-lettered, nothing of a batch that did not start is routed, and the next batch goes on."""
+    stages, topics = make_stages()
+    routed: list[Any] = []
+
+    async def start_broken(events: list[Event]) -> Any:
+        raise KeyError("start")
+
+    async def finish_broken(work: Any) -> None:
+        raise ValueError("finish")
+
+    async def finish(work: Any) -> None:
+        routed.append(work)
+
+    batch = [Event(b"{}", Msg("news.raw.v1", 0, n)) for n in range(2)]
+    started = asyncio.run(_guarded_start(stages, start_broken, "extract")(batch))
+    asyncio.run(_guarded_finish(stages, finish, "extract")(started))
+    assert started is None and routed == []
+    asyncio.run(_guarded_finish(stages, finish_broken, "enrich")((batch, "work")))
+    letters = [(x["stage"], x["offset"], x["reason"].split(":")[0]) for x in dlq(topics)]
+    assert letters == [("extract", 0, "KeyError"), ("extract", 1, "KeyError"), ("enrich", 0, "ValueError"),
+                       ("enrich", 1, "ValueError")]  # fmt: skip
 
 
 class PickyChain(FakeChain):

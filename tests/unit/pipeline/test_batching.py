@@ -1,5 +1,6 @@
 """Quiet batching (pipeline/batching.py): a batch closes when its stream goes quiet, fills, or ages; its events
-are acked only once the next batch is asked for; nothing joins a batch that is being handled."""
+are acked only once the next batch is asked for; nothing joins a batch that is being handled. Overlapped stages
+start the next batch while routing the one before, route in order, and ack a batch only once it is routed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from pipeline.batching import take_quiet
+from pipeline.batching import overlapped, take_quiet
 
 
 class FakeStream:
@@ -117,3 +118,59 @@ def test_a_lingering_batch_takes_in_what_comes_within_its_linger_despite_a_pause
     stream = FakeStream()
     seen = collect(stream, 4, (100, 60.0, 0.05), two_bursts, linger=3.0)
     assert [batch for batch, _ in seen] == [[0, 1, 2, 3]]
+
+
+def run_overlapped(feeding: Any, total: int, route_seconds: float) -> tuple[FakeStream, list[tuple[str, Any]]]:
+    """An overlapped stage over batches of 2: ``start`` hands a batch to a 'pool' (a task), ``finish`` waits for
+    it and takes ``route_seconds`` to route it; every step is logged, acks included."""
+    stream, log = FakeStream(), []
+
+    async def start(events: list[int]) -> Any:
+        log.append(("start", list(events)))
+        return asyncio.ensure_future(asyncio.sleep(0.05, result=list(events)))
+
+    async def finish(pooled: Any) -> None:
+        events = await pooled
+        await asyncio.sleep(route_seconds)
+        log.append(("routed", events))
+
+    all_acked = asyncio.Event()
+
+    async def ack(event: int) -> None:
+        log.append(("ack", event))
+        await stream.ack(event)
+        if len(stream.acked) >= total:
+            all_acked.set()
+
+    async def main() -> None:
+        batches = take_quiet(stream, 2, 0.5, 0.05, ack=False)  # within: how soon it notices the stop
+        stage = asyncio.ensure_future(overlapped(batches, start, finish, ack))
+        await asyncio.sleep(0)
+        await feeding(stream)
+        await asyncio.wait_for(all_acked.wait(), 30)
+        stream.should_stop = True
+        await asyncio.wait_for(stage, 30)
+
+    asyncio.run(main())
+    return stream, log
+
+
+def test_an_overlapped_stage_starts_the_next_batch_while_routing_and_acks_each_batch_once_routed():
+    async def one_burst(stream: FakeStream) -> None:
+        await stream.feed(*range(6))
+
+    stream, log = run_overlapped(one_burst, 6, route_seconds=0.2)
+    assert [step for step in log if step[0] == "routed"] == [("routed", [0, 1]), ("routed", [2, 3]), ("routed", [4, 5])]
+    assert log.index(("start", [2, 3])) < log.index(("routed", [0, 1]))  # the pool had the next batch meanwhile
+    for event in range(6):  # never acked before its batch was routed
+        batch = [event - event % 2, event - event % 2 + 1]
+        assert log.index(("routed", batch)) < log.index(("ack", event))
+    assert stream.acked == list(range(6)) and stream.enable_acks
+
+
+def test_an_overlapped_stage_routes_a_lone_batch_without_waiting_for_another():
+    async def one_article(stream: FakeStream) -> None:
+        await stream.feed(7)
+
+    _, log = run_overlapped(one_article, 1, route_seconds=0.0)  # would hang if routing waited for a next batch
+    assert log == [("start", [7]), ("routed", [7]), ("ack", 7)]
