@@ -147,6 +147,9 @@ class Stages:
         if self.archive is not None:
             for event, _ in parsed:
                 self.archive.append(event.value)
+        # Before the pool's turn, so that the rewrite leaves as batches of its own: a restarted worker's recovery
+        # from Tansu misses all but the first record of the changelog's last batch (notes §1, ListOffsets).
+        await self._rewrite_if_lost("dedup", self.chain.deduplicator.store, events[0])
         return events, parsed, asyncio.ensure_future(self._pooled(self.pool.extract, parsed, "extract"))
 
     async def finish_raw_batch(self, started: Any) -> None:
@@ -154,7 +157,6 @@ class Stages:
         events, parsed, future = started
         outcomes = await future
         self._rebuild_if_stale("dedup", self.chain.deduplicator.rebuild_index)
-        await self._rewrite_if_lost("dedup", self.chain.deduplicator.store, events[0])
         await self._route_in_order("dedup", parsed, outcomes, self._forward_extracted)
         self._maybe_expire("dedup", self.chain.deduplicator.expire, events[-1])
 
@@ -257,6 +259,7 @@ class Stages:
         """Parse a batch and hand it to the CPU pool; ``finish_article_batch`` routes it."""
         self.counters.inc("enrich", "in", len(events))
         parsed = [(event, art) for event in events if (art := await self._parse(event, Article)) is not None]
+        await self._rewrite_if_lost("cluster", self.chain.clusterer.store, events[0])  # as start_raw_batch's
         return events, parsed, asyncio.ensure_future(self._pooled(self.pool.enrich, parsed, "enrich"))
 
     async def finish_article_batch(self, started: Any) -> None:
@@ -264,7 +267,6 @@ class Stages:
         events, parsed, future = started
         outcomes = await future
         self._rebuild_if_stale("cluster", self.chain.clusterer.rebuild_index)
-        await self._rewrite_if_lost("cluster", self.chain.clusterer.store, events[0])
         await self._route_in_order("enrich", parsed, outcomes, self._forward_enriched)
         self._maybe_expire("cluster", self.chain.clusterer.expire, events[-1])
 

@@ -26,7 +26,11 @@ class PipelineTopics:
     dlq: faust.TopicT
 
 
-def create_app(settings: Settings, bootstrap: str) -> faust.App:
+def create_app(settings: Settings, bootstrap: str, replaceable_broker: bool = False) -> faust.App:
+    """The Faust app. ``replaceable_broker``: an embedded broker that `akhbar run` restarts empty (a rotation),
+    after which a table's changelog offsets start again from zero below what the worker has read: Faust's
+    recovery consistency check would take that for lost data and crash the worker, dropping the state it holds
+    (and then writes to the new changelogs)."""
     web: dict[str, Any] = {"web_enabled": False}
     if settings.web_port:
         web = {"web_enabled": True, "web_bind": "127.0.0.1", "web_port": settings.web_port}
@@ -40,6 +44,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval,
         broker_request_timeout=max(40.0, settings.session_timeout * 2),
         consumer_auto_offset_reset="earliest",
+        recovery_consistency_check=not replaceable_broker,
         topic_replication_factor=1,
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=True,

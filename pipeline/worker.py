@@ -57,7 +57,7 @@ def cpu_processes(settings: Settings) -> int:
 def build_worker_app(settings: Settings, bootstrap: str) -> tuple[faust.App, Counters]:
     """Everything the worker needs, built once at start-up: app, topics, tables, chain, sink, agents."""
     apply_faust_fixes(settings.fetch_max_wait_ms)
-    app = create_app(settings, bootstrap)
+    app = create_app(settings, bootstrap, replaceable_broker=embedded_broker_pid(settings.stats_dir) is not None)
     topics = declare_topics(app, settings)
     dedup_table, cluster_table = declare_tables(app, settings)
     chain = ArticleChain(chain_config(settings), dedup_table, cluster_table)

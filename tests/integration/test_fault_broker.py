@@ -145,6 +145,7 @@ def test_broker_restart_under_akhbar_run_indexes_later_articles_once(tmp_path: P
     assert re.search(r"broker 127\.0\.0\.1:\d+", run.log())
 
 
+@pytest.mark.timeout(480)  # two rotations, each a minute after the worker's tables are recovered
 def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_state(
     tmp_path: Path, local_site: LocalSite
 ) -> None:
@@ -152,7 +153,8 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
     the worker has been up a minute, and 30 s apart): the connectors pause, the broker restarts, the worker
     stays. Every article is indexed once; a reprint that arrives after a rotation is still folded into its
     original (the worker kept its dedup state), and so is one that arrives after the worker was then killed
-    and restarted (it recovered the state it had written to the new broker's changelog)."""
+    and restarted (it recovered the state it had written to the new broker's changelog), and one after the
+    next rotation, under that restarted worker."""
     first, second = (lambda s: (s[:4], s[4:8]))(stories(8))
     reprint = Story("reprint-of-first", first[0].title, first[0].paragraphs)  # the same story at another URL
     for story in first:
@@ -187,11 +189,21 @@ def test_broker_rotation_under_akhbar_run_loses_nothing_and_keeps_the_dedup_stat
         local_site.add(late)
         folded_late = ids([late])
         wait_for(lambda: folded_into([late]), 120, "the late reprint folded by the new worker")
+        # A worker that recovered from a changelog then sees the next rotation's empty one: it must stay up
+        # with its state (Faust's consistency check would crash it and drop that state).
+        new_worker, rotated = worker_pid(run.process.pid), rotations()
+        wait_for(lambda: rotations() > rotated, 180, "a rotation under the restarted worker")
+        again = Story("reprint-after-second-rotation", first[2].title, first[2].paragraphs)
+        local_site.add(again)
+        folded_again = ids([again])
+        wait_for(lambda: folded_into([again]), 120, "a reprint folded after the second rotation")
+        assert worker_pid(run.process.pid) == new_worker
         time.sleep(3)  # more polls on the rotated broker: anything doubled would show now
         stored = docs(data)
         assert set(stored) == ids(first) | ids(second)
         assert [entry["id"] for entry in stored[original]["reported_by"]] == list(folded)
         assert [entry["id"] for entry in stored[next(iter(ids([first[1]])))]["reported_by"]] == list(folded_late)
+        assert [entry["id"] for entry in stored[next(iter(ids([first[2]])))]["reported_by"]] == list(folded_again)
         assert "table entries written to the new broker's changelog" in (data / "logs" / "worker.log").read_text()
         assert "restarted empty" in run.log()
         assert not list((data / "dead-letters").glob("*.jsonl"))

@@ -93,3 +93,11 @@ def test_the_kafka_codec_reaches_the_worker_producer(monkeypatch) -> None:
     monkeypatch.setenv("AKHBAR_KAFKA_COMPRESSION", "lz5")
     with pytest.raises(ConfigError, match="AKHBAR_KAFKA_COMPRESSION"):
         load_settings()
+
+
+def test_faust_checks_changelog_consistency_except_on_a_broker_akhbar_run_replaces() -> None:
+    """A rotated embedded broker's changelogs start again at offset 0: the check would crash the worker."""
+    from pipeline.app import create_app
+
+    assert create_app(load_settings(), "127.0.0.1:9").conf.recovery_consistency_check
+    assert not create_app(load_settings(), "127.0.0.1:9", replaceable_broker=True).conf.recovery_consistency_check
