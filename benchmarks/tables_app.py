@@ -20,7 +20,7 @@ from typing import Any
 import faust
 import numpy as np
 
-from pipeline.agents import rewrite_table
+from pipeline.agents import REWRITE_YIELD_EVERY, rewrite_table
 from pipeline.app import create_app, declare_tables, declare_topics
 from pipeline.faust_fixes import apply as apply_faust_fixes
 from pipeline.faust_fixes import as_current_event
@@ -53,7 +53,7 @@ async def fill(app: faust.App, tables: tuple[Any, Any], count: int, event: faust
         for table, values in zip(tables, (dedup_entries, cluster_entries), strict=True):
             for done, (key, value) in enumerate(values.items(), start=1):
                 table[key] = value
-                if done % 500 == 0:
+                if done % REWRITE_YIELD_EVERY == 0:  # as the rewrite: let the producer send
                     await asyncio.sleep(0)
     await app.producer.flush()
     filled = time.monotonic() - started

@@ -137,11 +137,11 @@ class Stages:
 
     async def handle_raw_batch(self, events: Sequence[faust.EventT]) -> None:
         """Extract a batch in the CPU pool, then deduplicate it here in arrival order (dedup reads the table)."""
-        await self.finish_raw_batch(await self.start_raw_batch(events))
+        await self.finish_raw_batch(events, await self.start_raw_batch(events))
 
     async def start_raw_batch(self, events: Sequence[faust.EventT]) -> Any:
-        """Parse and archive a batch and hand it to the CPU pool; returns the work in flight, which
-        ``finish_raw_batch`` routes (the agent starts the next batch meanwhile)."""
+        """Parse and archive a batch and hand it to the CPU pool; returns the work in flight (the parsed
+        records, the pool's future), which ``finish_raw_batch`` routes (the agent starts the next batch meanwhile)."""
         self.counters.inc("extract", "in", len(events))
         parsed = [(event, raw) for event in events if (raw := await self._parse(event, RawArticle)) is not None]
         if self.archive is not None:
@@ -150,11 +150,11 @@ class Stages:
         # Before the pool's turn, so that the rewrite leaves as batches of its own: a restarted worker's recovery
         # from Tansu misses all but the first record of the changelog's last batch (notes §1, ListOffsets).
         await self._rewrite_if_lost("dedup", self.chain.deduplicator.store, events[0])
-        return events, parsed, asyncio.ensure_future(self._pooled(self.pool.extract, parsed, "extract"))
+        return parsed, asyncio.ensure_future(self._pooled(self.pool.extract, parsed, "extract"))
 
-    async def finish_raw_batch(self, started: Any) -> None:
+    async def finish_raw_batch(self, events: Sequence[faust.EventT], started: Any) -> None:
         """The pool's outcomes of a started batch, deduplicated and routed in arrival order."""
-        events, parsed, future = started
+        parsed, future = started
         outcomes = await future
         self._rebuild_if_stale("dedup", self.chain.deduplicator.rebuild_index)
         await self._route_in_order("dedup", parsed, outcomes, self._forward_extracted)
@@ -253,18 +253,18 @@ class Stages:
 
     async def handle_article_batch(self, events: Sequence[faust.EventT]) -> None:
         """Enrich a batch in the CPU pool, then assign story clusters here in arrival order (they read the table)."""
-        await self.finish_article_batch(await self.start_article_batch(events))
+        await self.finish_article_batch(events, await self.start_article_batch(events))
 
     async def start_article_batch(self, events: Sequence[faust.EventT]) -> Any:
         """Parse a batch and hand it to the CPU pool; ``finish_article_batch`` routes it."""
         self.counters.inc("enrich", "in", len(events))
         parsed = [(event, art) for event in events if (art := await self._parse(event, Article)) is not None]
         await self._rewrite_if_lost("cluster", self.chain.clusterer.store, events[0])  # as start_raw_batch's
-        return events, parsed, asyncio.ensure_future(self._pooled(self.pool.enrich, parsed, "enrich"))
+        return parsed, asyncio.ensure_future(self._pooled(self.pool.enrich, parsed, "enrich"))
 
-    async def finish_article_batch(self, started: Any) -> None:
+    async def finish_article_batch(self, events: Sequence[faust.EventT], started: Any) -> None:
         """The pool's enriched articles of a started batch, clustered and routed in arrival order."""
-        events, parsed, future = started
+        parsed, future = started
         outcomes = await future
         self._rebuild_if_stale("cluster", self.chain.clusterer.rebuild_index)
         await self._route_in_order("enrich", parsed, outcomes, self._forward_enriched)
@@ -393,7 +393,7 @@ def _guarded_start(stages: Stages, start: Any, stage: str) -> Any:
 
     async def guarded(events: Sequence[faust.EventT]) -> Any:
         try:
-            return events, await start(events)
+            return await start(events)
         except Exception as exc:
             await _dead_letter_batch(stages, events, exc, stage)
             return None
@@ -404,12 +404,11 @@ def _guarded_start(stages: Stages, start: Any, stage: str) -> Any:
 def _guarded_finish(stages: Stages, finish: Any, stage: str) -> Any:
     """``finish`` whose failure dead-letters its batch (its items guard themselves: this is the last resort)."""
 
-    async def guarded(started: Any) -> None:
+    async def guarded(events: Sequence[faust.EventT], started: Any) -> None:
         if started is None:
             return
-        events, work = started
         try:
-            await finish(work)
+            await finish(events, started)
         except Exception as exc:
             await _dead_letter_batch(stages, events, exc, stage)
 

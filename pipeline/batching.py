@@ -97,7 +97,7 @@ async def overlapped(
     batches: AsyncIterator[list[faust.EventT]], start: Any, finish: Any, ack: Any, ahead: int = 1
 ) -> None:
     """For each batch, ``started = await start(batch)`` (parse it and hand it to the CPU pool), then, in batch
-    order and in a task of its own, ``await finish(started)`` (the stateful step and the routing) and ``ack``
+    order and in a task of its own, ``await finish(batch, started)`` (the stateful step and the routing) and ``ack``
     each of its events. So the pool works on the next batches while this one is routed: with one batch at a
     time, the worker's routing and the pool's processes took turns, and both cores idled a fifth of the time.
     At most ``ahead`` started batches wait for their routing; neither callable may raise (the caller guards
@@ -107,7 +107,7 @@ async def overlapped(
     async def route() -> None:
         while (item := await waiting.get()) is not None:
             events, started = item
-            await finish(started)
+            await finish(events, started)
             for event in events:
                 await ack(event)
 

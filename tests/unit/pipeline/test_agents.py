@@ -354,17 +354,17 @@ def test_an_overlapped_stage_dead_letters_a_batch_whose_start_or_routing_breaks(
     async def start_broken(events: list[Event]) -> Any:
         raise KeyError("start")
 
-    async def finish_broken(work: Any) -> None:
+    async def finish_broken(events: list[Event], work: Any) -> None:
         raise ValueError("finish")
 
-    async def finish(work: Any) -> None:
+    async def finish(events: list[Event], work: Any) -> None:
         routed.append(work)
 
     batch = [Event(b"{}", Msg("news.raw.v1", 0, n)) for n in range(2)]
     started = asyncio.run(_guarded_start(stages, start_broken, "extract")(batch))
-    asyncio.run(_guarded_finish(stages, finish, "extract")(started))
+    asyncio.run(_guarded_finish(stages, finish, "extract")(batch, started))
     assert started is None and routed == []
-    asyncio.run(_guarded_finish(stages, finish_broken, "enrich")((batch, "work")))
+    asyncio.run(_guarded_finish(stages, finish_broken, "enrich")(batch, "work"))
     letters = [(x["stage"], x["offset"], x["reason"].split(":")[0]) for x in dlq(topics)]
     assert letters == [("extract", 0, "KeyError"), ("extract", 1, "KeyError"), ("enrich", 0, "ValueError"),
                        ("enrich", 1, "ValueError")]  # fmt: skip

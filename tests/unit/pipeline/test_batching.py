@@ -129,8 +129,9 @@ def run_overlapped(feeding: Any, total: int, route_seconds: float) -> tuple[Fake
         log.append(("start", list(events)))
         return asyncio.ensure_future(asyncio.sleep(0.05, result=list(events)))
 
-    async def finish(pooled: Any) -> None:
+    async def finish(batch: list[int], pooled: Any) -> None:
         events = await pooled
+        assert events == batch
         await asyncio.sleep(route_seconds)
         log.append(("routed", events))
 
