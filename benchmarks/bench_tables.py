@@ -24,7 +24,7 @@ from pipeline.settings import Settings
 from pipeline.topics import ensure_topics, topic_specs, worker_topic_specs
 from processors.records import TOPIC_RAW
 
-RECORDS_PER_ARTICLE = 3  # dedup a: and h:, cluster s:
+RECORDS_PER_ARTICLE = 2  # one dedup entry (a:) and one cluster entry (s:)
 
 
 def phase(name: str, broker: EmbeddedBroker, count: int, data: Path, timeout: float) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Benchmark child (`make bench`, bench_tables): the worker's two tables at production size, in a Faust app.
 
-``fill`` writes N articles' entries (the layout `processors.dedup` and `processors.cluster` store: two dedup
-records and one cluster record per article), then rewrites both tables as the worker does under a new broker
+``fill`` writes N articles' entries (the layout `processors.dedup` and `processors.cluster` store: one dedup
+record and one cluster record per article), then rewrites both tables as the worker does under a new broker
 (`pipeline.agents.rewrite_table`); ``recover`` starts on the same broker and counts what Faust recovered.
 Each phase writes its timings to ``<data>/<phase>.json`` once the first message of news.raw.v1 reaches it.
 """
@@ -39,8 +39,7 @@ def entries(count: int) -> tuple[dict[str, Any], dict[str, Any]]:
     for n in range(count):
         article = f"{n:064x}"
         dedup[f"a:{article}"] = {"status": "unique", "duplicate_of": None, "similarity": None, "cluster_id": article,
-                                 "root": article, "t": now, "n": 900, "sig": signature}  # fmt: skip
-        dedup[f"h:{n:064x}"] = {"id": article, "t": now}
+                                 "root": article, "t": now, "n": 900, "sig": signature, "h": f"{n:064x}"}  # fmt: skip
         clusters[f"s:{article}"] = {"c": article, "t": now, "k": ["place:360630", "per:x", "org:y"],
                                     "w": base64.b64encode(words).decode()}  # fmt: skip
     return dedup, clusters

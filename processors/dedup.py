@@ -38,9 +38,12 @@ set); 32×4 falls to 0.90.
 Store layout (keys str, values JSON-serialisable; one `store[k] = v` per change, never in-place mutation,
 because a Faust Table only records assignments): `a:<id>` → the decision, signature (base64 of its uint32
 values: about half the bytes of a JSON list, and under half its cost to serialise; older stores' lists are
-still read), shingle count, root and time; `h:<text_hash>` → first id with that text. Two changelog records
-per article. Which outlets carried a story (`reported_by`) is not kept here: the sink folds each duplicate
-into its original's document, the one place that sees them all. Times are the article's `fetched_at`
+still read), shingle count, root and time, and `h` (the text hash) when it is the first article with its text.
+One changelog record per article: which article first had a text is derived in memory from the `h` of those
+entries (`rebuild_index`), as the LSH buckets are; a separate `h:<text_hash>` entry cost a second changelog
+record per article and a third of the table's recovery time (older stores' `h:` entries are still read).
+Which outlets carried a story (`reported_by`) is not kept here: the sink folds each duplicate into its
+original's document, the one place that sees them all. Times are the article's `fetched_at`
 (seconds since the epoch): a candidate further than `window_days` from the article is ignored, and
 `expire(now)` removes state older than the window. Only `expire` and `rebuild_index` iterate the store.
 
@@ -115,16 +118,28 @@ class Deduplicator:
         self.signer = TextSigner(config.num_perm, config.shingle_words)
         self._window = timedelta(days=config.window_days).total_seconds()
         self.index = BandIndex(config.bands, config.rows, config.max_bucket)
+        self.texts: dict[str, tuple[str, float]] = {}  # text_hash → (first article with that text, its time)
 
     def rebuild_index(self) -> int:
         """Rebuild the in-memory LSH buckets from the stored signatures (after a Faust table recovery or a
         rebalance, or when opening a restored store); returns the number of articles indexed."""
         self.index.clear()
-        entries = [(key[2:], value) for key, value in self.store.items() if key.startswith("a:") and "sig" in value]
-        for article_id, entry in sorted(entries, key=lambda item: item[1]["t"]):
+        entries, firsts = [], []
+        for key, value in self.store.items():
+            if key.startswith("a:"):
+                entries.append((key[2:], value))
+                if "h" in value:
+                    firsts.append((value["t"], value["h"], key[2:]))
+            elif key.startswith("h:"):  # an older store's own entry
+                firsts.append((value["t"], key[2:], value["id"]))
+        self.texts = {}
+        for moment, text_hash, article_id in sorted(firsts):
+            self.texts.setdefault(text_hash, (article_id, moment))
+        indexed = sorted(((i, e) for i, e in entries if "sig" in e), key=lambda item: item[1]["t"])
+        for article_id, entry in indexed:
             signature = _unpack(entry["sig"])
             self.index.add(article_id, entry["t"], (signature, entry["n"]), self.index.lookup(signature))
-        return len(entries)
+        return len(indexed)
 
     def check(self, article: Article, signed: Signed | None = None) -> DedupInfo:
         """The dedup decision for ``article`` (the first decision again when its id was seen before);
@@ -134,7 +149,7 @@ class Deduplicator:
             return _decision(seen)
         moment = article.fetched_at.timestamp()
         signature, size = signed if signed is not None else self.signer.signature(article.text)
-        first = self.store.get(f"h:{article.text_hash}")  # read once: nothing but this check writes it
+        first = self.texts.get(article.text_hash)
         exact = self._exact_match(article, first, moment)
         buckets = None
         if exact is not None:
@@ -144,15 +159,16 @@ class Deduplicator:
             # A text without a single word has an empty signature, equal to every other empty one: never compare.
             match = self._best_match(article.id, buckets, (signature, size), moment) if size else None
             info, root = self._judge(article.id, match)
-        self._remember(article, info, root, (signature, size), moment, buckets)
         if first is None:
-            self.store[f"h:{article.text_hash}"] = {"id": article.id, "t": moment}
+            self.texts[article.text_hash] = (article.id, moment)
+        self._remember(article, info, root, (signature, size), moment, buckets, first is None)
         return info
 
     def expire(self, now: datetime) -> int:
         """Drop state older than the window before ``now``; returns how many store keys were removed."""
         cutoff = now.timestamp() - self._window
         self.index.expire(cutoff)
+        self.texts = {text: first for text, first in self.texts.items() if first[1] >= cutoff}
         removed = 0
         for key, value in list(self.store.items()):
             if _time_of(value) >= cutoff:
@@ -161,12 +177,12 @@ class Deduplicator:
             removed += 1
         return removed
 
-    def _exact_match(self, article: Article, first: dict[str, Any] | None, moment: float) -> DedupInfo | None:
+    def _exact_match(self, article: Article, first: tuple[str, float] | None, moment: float) -> DedupInfo | None:
         """A duplicate of ``first``, the first article stored with the same text hash, if it is another one."""
-        if first is None or first["id"] == article.id or abs(moment - first["t"]) > self._window:
+        if first is None or first[0] == article.id or abs(moment - first[1]) > self._window:
             return None
-        entry = self.store.get(f"a:{first['id']}") or {}
-        root = entry.get("root", first["id"])
+        entry = self.store.get(f"a:{first[0]}") or {}
+        root = entry.get("root", first[0])
         return DedupInfo(
             status="duplicate", duplicate_of=root, similarity=1.0, cluster_id=entry.get("cluster_id", root)
         )
@@ -223,11 +239,20 @@ class Deduplicator:
             return DedupInfo(status="unique", similarity=similarity, cluster_id=cluster), article_id
         return DedupInfo(status="unique", cluster_id=article_id), article_id
 
-    def _remember(
-        self, article: Article, info: DedupInfo, root: str, signed: Signed, moment: float, buckets: Lookup | None
+    def _remember(  # the check's parts, passed on rather than computed again
+        self,
+        article: Article,
+        info: DedupInfo,
+        root: str,
+        signed: Signed,
+        moment: float,
+        buckets: Lookup | None,
+        first_of_text: bool,
     ) -> None:
         signature, size = signed
         entry = info.model_dump(mode="json") | {"root": root, "t": moment, "n": size}
+        if first_of_text:
+            entry["h"] = article.text_hash
         if info.status != "duplicate" and size and buckets is not None:  # an exact copy adds nothing new
             entry["sig"] = base64.b64encode(signature.astype("<u4").tobytes()).decode("ascii")
             # check() returns early for a known id, so the id cannot already be in its buckets.

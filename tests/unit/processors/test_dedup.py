@@ -131,7 +131,7 @@ def test_expire_removes_old_state_and_keeps_recent(devset: dict[str, dict]) -> N
     removed = dedup.expire(old.fetched_at + timedelta(days=8))
     assert removed > 0
     assert "a:yemen-ship" not in store and "a:yemen-cholera" in store
-    assert f"h:{old.text_hash}" not in store
+    assert old.text_hash not in dedup.texts and recent.text_hash in dedup.texts
     assert all(dedup.index.ids[n] != "yemen-ship" for band in dedup.index.buckets for b in band.values() for n in b)
     assert "yemen-ship" not in dedup.index.serials and "yemen-cholera" in dedup.index.serials
     assert dedup.expire(old.fetched_at + timedelta(days=8)) == 0
@@ -162,7 +162,7 @@ def test_only_per_article_state_is_written(devset: dict[str, dict]) -> None:
     dedup.check(article(devset, "saudi-metro"))
     dedup.check(article(devset, "saudi-metro~edited", 1))
     store.scanning_allowed = True
-    assert sorted(key.split(":", 1)[0] for key in store) == ["a", "a", "h", "h"]  # no bucket or reporter keys
+    assert sorted(key.split(":", 1)[0] for key in store) == ["a", "a"]  # one entry (one changelog record) each
     assert len(dedup.index) == 2 * dedup.config.bands - _shared_bands(dedup)
 
 
@@ -353,5 +353,41 @@ def test_a_check_reads_each_key_of_the_store_once_at_most(devset: dict[str, dict
     for item, status in zip([*items, copy], ["unique", "near_duplicate", "unique", "duplicate"], strict=True):
         reads.clear()
         assert dedup.check(item).status == status
-        assert len(reads) == len(set(reads)) and f"h:{item.text_hash}" in reads
-    assert dedup.store[f"h:{copy.text_hash}"]["id"] == "saudi-metro"
+        assert len(reads) == len(set(reads)) and not any(key.startswith("h:") for key in reads)
+    assert dedup.store["a:saudi-metro"]["h"] == copy.text_hash  # the first with that text says so
+    assert "h" not in dedup.store["a:copy"] and dedup.texts[copy.text_hash][0] == "saudi-metro"
+
+
+def test_an_exact_copy_is_found_after_a_recovery(devset: dict[str, dict]) -> None:
+    """Which article first had a text is rebuilt from the stored entries, as a recovered Faust table gives them."""
+    store = StrictStore()
+    dedup = Deduplicator(store)
+    first, second = article(devset, "saudi-metro"), article(devset, "cairo-metro", 1)
+    for item in (first, second, article(devset, "saudi-metro", 2, id="copy")):
+        dedup.check(item)
+    store.scanning_allowed = True
+    recovered = Deduplicator(StrictStore(json.loads(json.dumps(store))))
+    recovered.store.scanning_allowed = True  # type: ignore[attr-defined]
+    recovered.rebuild_index()
+    recovered.store.scanning_allowed = False  # type: ignore[attr-defined]
+    assert recovered.texts == dedup.texts
+    info = recovered.check(article(devset, "cairo-metro", 3, id="cairo-copy"))
+    assert (info.status, info.duplicate_of) == ("duplicate", "cairo-metro")
+    info = recovered.check(article(devset, "saudi-metro", 4, id="copy-2"))
+    assert (info.status, info.duplicate_of) == ("duplicate", "saudi-metro")
+
+
+def test_an_older_stores_text_entries_are_still_read(devset: dict[str, dict]) -> None:
+    """A store written before the text hash moved into the article's entry keeps ``h:<text_hash>`` entries."""
+    first = article(devset, "saudi-metro")
+    moment = first.fetched_at.timestamp()
+    entry = {"status": "unique", "duplicate_of": None, "similarity": None, "cluster_id": first.id, "root": first.id}
+    old = StrictStore(
+        {f"a:{first.id}": entry | {"t": moment, "n": 10}, f"h:{first.text_hash}": {"id": first.id, "t": moment}}
+    )
+    old.scanning_allowed = True
+    dedup = Deduplicator(old)
+    dedup.rebuild_index()
+    old.scanning_allowed = False
+    info = dedup.check(article(devset, "saudi-metro", 1, id="copy"))
+    assert (info.status, info.duplicate_of) == ("duplicate", first.id)
