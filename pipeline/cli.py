@@ -16,9 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pipeline.cli_errors import configuration_error, days, feeds_or_exit, settings_or_exit
 from pipeline.runtime import tune_collector
-from pipeline.settings import Settings, load_settings
-from processors.errors import ConfigError
 
 app = typer.Typer(
     name="akhbar",
@@ -26,15 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-err = Console(stderr=True)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="feeds file (default: $AKHBAR_FEEDS_CONFIG)")]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a configuration error whole (no wrapping, no markup: it holds paths and brackets)."""
-    err.print("configuration error:", message, style="red", soft_wrap=True, markup=False, highlight=False)
-    return typer.Exit(code)
 
 
 OFFLINE_BATCH = 32  # lines `akhbar process` takes at a time from a file (as the worker's stage batch)
@@ -51,22 +43,6 @@ def _is_file(stream: object) -> bool:
         return False
 
 
-def _settings(**overrides: object) -> Settings:
-    try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ConfigError as exc:
-        raise _fail(str(exc)) from exc
-
-
-def _check_feeds(path: Path) -> None:
-    from connectors.config import load_feeds
-
-    try:
-        load_feeds(path)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from exc
-
-
 def _logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -80,8 +56,8 @@ def run(
     """The whole pipeline on this machine: broker (embedded unless configured), connectors, worker, sink."""
     from pipeline.supervisor import Supervisor
 
-    settings = _settings(feeds_config=config)
-    _check_feeds(settings.feeds_config)
+    settings = settings_or_exit(feeds_config=config)
+    feeds_or_exit(settings.feeds_config)
     code = Supervisor(settings, settings.feeds_config).run(live=not no_live, duration=duration)
     raise typer.Exit(code)
 
@@ -89,9 +65,9 @@ def run(
 @app.command()
 def worker() -> None:
     """The Faust worker alone (dedup, extraction, enrichment, indexing); needs AKHBAR_KAFKA_BOOTSTRAP."""
-    settings = _settings()
+    settings = settings_or_exit()
     if not settings.kafka_bootstrap:
-        raise _fail("AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
+        raise configuration_error("AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
     from pipeline.worker import run_worker
 
     run_worker(settings, settings.kafka_bootstrap)
@@ -103,10 +79,10 @@ def connectors(config: ConfigOption = None) -> None:
     from connectors.service import run_connectors
     from processors.metrics import Counters
 
-    settings = _settings(feeds_config=config)
-    _check_feeds(settings.feeds_config)
+    settings = settings_or_exit(feeds_config=config)
+    feeds_or_exit(settings.feeds_config)
     if not settings.kafka_bootstrap:
-        raise _fail("AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
+        raise configuration_error("AKHBAR_KAFKA_BOOTSTRAP is required (or use `akhbar run`)")
     _logging(settings.log_level)
 
     counters = Counters("connectors")
@@ -138,7 +114,7 @@ def process(
     from pipeline.worker import chain_config
     from processors.chain import ArticleChain
 
-    settings = _settings(keep_non_arabic=keep_non_arabic or None)
+    settings = settings_or_exit(keep_non_arabic=keep_non_arabic or None)
     chain = ArticleChain(chain_config(settings))
     batch = OFFLINE_BATCH if _is_file(sys.stdin) else 1  # a pipe may be fed slowly: answer each line at once
     for result in process_lines(sys.stdin, chain, batch):
@@ -153,7 +129,7 @@ def status(
     """One-screen summary of a running pipeline (from the processes' counter snapshots)."""
     from pipeline.status import fresh, render
 
-    settings = _settings()
+    settings = settings_or_exit()
     if check:
         raise typer.Exit(0 if fresh(settings.stats_dir, check) else 1)
     Console().print(render(settings.stats_dir))
@@ -167,20 +143,17 @@ def replay(
     source: Annotated[list[str] | None, typer.Option("--source", help="only this source id (repeatable)")] = None,
 ) -> None:
     """Re-process raw articles (e.g. after an extractor improves): republish them to news.raw.v1, idempotently."""
-    from datetime import date
-
     from pipeline.replay import archived, republish
     from pipeline.replay import from_topic as topic_records
     from pipeline.status import bootstrap_to_feed
 
-    settings = _settings()
+    first, last = days(since, until)  # a mistyped day is reported whether or not a pipeline runs
+    settings = settings_or_exit()
     bootstrap = bootstrap_to_feed(settings)
     if not bootstrap:
-        raise _fail("replay feeds a running pipeline: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
-    try:
-        first, last = (date.fromisoformat(d) if d else None for d in (since, until))
-    except ValueError as exc:
-        raise _fail(f"--since/--until: {exc}") from exc
+        raise configuration_error(
+            "replay feeds a running pipeline: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first"
+        )
     sources = set(source or [])
     records = topic_records(bootstrap, sources) if from_topic else archived(settings.archive_dir, first, last, sources)
     sent = republish(bootstrap, records, compression_type=settings.compression_type)

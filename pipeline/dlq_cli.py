@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.cli_errors import days, fail, settings_or_exit
 from pipeline.dead_letters import LetterFilter, letters_from_topic, read_letters, redrive, select
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import Settings
 from pipeline.status import bootstrap_to_feed
-from processors.errors import ConfigError
 from processors.records import DeadLetter
 
 dlq_app = typer.Typer(help="List, show and redrive the dead letters (news.dlq.v1).", no_args_is_help=True)
@@ -27,23 +26,8 @@ Since = Annotated[str | None, typer.Option(help="failed on or after this day, YY
 Until = Annotated[str | None, typer.Option(help="failed on or before this day, YYYY-MM-DD")]
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(message, style="red", soft_wrap=True, markup=False, highlight=False)
-    return typer.Exit(2)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise _fail(f"configuration error: {exc}") from exc
-
-
 def _filter(stage: list[str] | None, since: str | None, until: str | None, article: str | None = None) -> LetterFilter:
-    try:
-        first, last = (date.fromisoformat(d) if d else None for d in (since, until))
-    except ValueError as exc:
-        raise _fail(f"--since/--until: {exc}") from exc
+    first, last = days(since, until)
     return LetterFilter(frozenset(stage or ()), first, last, article)
 
 
@@ -52,7 +36,7 @@ def _letters(settings: Settings, from_topic: bool, chosen: LetterFilter) -> list
         return select(read_letters(settings.dead_letter_dir, chosen.since, chosen.until), chosen)
     bootstrap = bootstrap_to_feed(settings)
     if not bootstrap:
-        raise _fail("--from-topic reads a running broker: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
+        raise fail("--from-topic reads a running broker: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
     return select(letters_from_topic(bootstrap), chosen)
 
 
@@ -62,7 +46,7 @@ def list_letters(
     limit: Annotated[int, typer.Option(min=1, help="the newest this many")] = 50,
 ) -> None:  # fmt: skip
     """The dead letters, newest last, with a count per stage and reason."""
-    letters = _letters(_settings(), from_topic, _filter(stage, since, until))
+    letters = _letters(settings_or_exit(), from_topic, _filter(stage, since, until))
     console = Console()
     if not letters:
         console.print("no dead letters")
@@ -85,9 +69,9 @@ def show(
     from_topic: FromTopic = False,
 ) -> None:
     """Every dead letter of one article, whole (reason and original payload), as JSON lines."""
-    letters = _letters(_settings(), from_topic, LetterFilter(article=article))
+    letters = _letters(settings_or_exit(), from_topic, LetterFilter(article=article))
     if not letters:
-        raise _fail(f"no dead letter for an article id starting {article!r}")
+        raise fail(f"no dead letter for an article id starting {article!r}")
     for letter in letters:
         typer.echo(json.dumps(letter.model_dump(mode="json"), ensure_ascii=False))
 
@@ -99,10 +83,10 @@ def redrive_letters(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would be sent, send nothing")] = False,
 ) -> None:  # fmt: skip
     """Send dead letters' original messages back to the topics they came from (after a fix); idempotent."""
-    settings = _settings()
+    settings = settings_or_exit()
     bootstrap = bootstrap_to_feed(settings)
     if not bootstrap and not dry_run:
-        raise _fail("redrive feeds a running pipeline: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
+        raise fail("redrive feeds a running pipeline: set AKHBAR_KAFKA_BOOTSTRAP, or start `akhbar run` first")
     letters = _letters(settings, from_topic, _filter(stage, since, until, article))
     done = redrive(None if dry_run else bootstrap, letters, compression_type=settings.compression_type)
     verb = "would be sent" if dry_run else "sent"

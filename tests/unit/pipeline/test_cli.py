@@ -43,6 +43,17 @@ def test_worker_and_connectors_need_a_broker(tmp_path):
         assert result.exit_code == 2 and "AKHBAR_KAFKA_BOOTSTRAP" in result.output
 
 
+def test_a_mistyped_day_is_reported_before_anything_else(monkeypatch, tmp_path):
+    monkeypatch.setenv("AKHBAR_DATA_DIR", str(tmp_path))
+    for args in (["replay", "--since", "2026-13-01"], ["dlq", "list", "--until", "yesterday"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "--since/--until" in result.output and "YYYY-MM-DD" in result.output
+        assert "configuration error" not in result.output and "AKHBAR_KAFKA_BOOTSTRAP" not in result.output
+    nothing_running = runner.invoke(app, ["replay", "--since", "2026-11-01"])
+    assert nothing_running.exit_code == 2 and "configuration error: replay feeds a running" in nothing_running.output
+
+
 def test_bad_environment_is_reported(monkeypatch):
     monkeypatch.setenv("AKHBAR_SESSION_TIMEOUT", "-1")
     result = runner.invoke(app, ["status"])
