@@ -9,7 +9,9 @@ element by element (~0.6 ms for the 400-character sample). `_Scorer` computes th
 the same model in numpy: the DFA is an Aho-Corasick automaton whose states are byte strings of at most
 `depth` bytes, so the state after any position depends only on the last `depth` bytes, and all positions are
 walked at once, `depth` steps; the weights are cast to float32 once (the float16 copy is not kept).
-Features, counts, their order and the arithmetic are py3langid's, so the scores are identical (tested).
+Features, counts and the arithmetic are py3langid's; the counts are summed in feature order rather than in order
+of first occurrence (one sort instead of two and a gather: a third of the scorer's time), so the float32 scores
+differ from py3langid's in their last bits only (tested: the same label, probabilities within 1e-5).
 """
 
 from __future__ import annotations
@@ -97,14 +99,10 @@ class _Scorer:
 
 
 def _counted(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct features, their counts) in order of first occurrence: py3langid's Counter order, which fixes
-    the summation order and so the exact float32 scores."""
-    order = np.argsort(features, kind="stable")
-    ordered = features[order]
+    """(distinct features in increasing order, their counts): ``np.unique(..., return_counts=True)`` in one sort."""
+    ordered = np.sort(features)
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    counts = np.diff(np.append(starts, len(ordered)))
-    by_first = np.argsort(order[starts])
-    return ordered[starts][by_first], counts[by_first]
+    return ordered[starts], np.diff(np.append(starts, len(ordered)))
 
 
 def _max_depth(rows: np.ndarray, row_of: np.ndarray) -> int:

@@ -72,7 +72,7 @@ def _reference() -> Any:
 
 
 def test_numpy_scoring_equals_py3langid(detector: LanguageDetector, sample_text: str) -> None:
-    """Same features, probabilities and ranking as py3langid's own scorer, on prose, mixed scripts and noise."""
+    """Same features, probabilities (to float32 rounding) and ranking as py3langid's: prose, mixed scripts, noise."""
     import random
 
     import numpy as np
@@ -90,10 +90,13 @@ def test_numpy_scoring_equals_py3langid(detector: LanguageDetector, sample_text:
         expected = visit_counts(reference.tk_nextmove, reference._rowbase, reference.tk_output, data) or {}
         assert features[features >= 0].tolist() == _walk(reference, data)
         assert dict(zip(*np.unique(features[features >= 0], return_counts=True), strict=True)) == expected
-        assert np.array_equal(scorer.probabilities(text), reference._decide(text)), text
+        assert np.allclose(scorer.probabilities(text), reference._decide(text), rtol=0, atol=1e-5), text
         ranked = reference.rank(text)
         arabic = sum(p for label, p in ranked if label in {"ar", "arz", "ary"})
-        assert scorer.best(text) == (ranked[0][0], ranked[0][1], arabic)
+        label, probability, arabic_probability = scorer.best(text)
+        tied = len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 1e-5  # float32 rounding may order a tie otherwise
+        assert label == ranked[0][0] or tied, text
+        assert abs(probability - ranked[0][1]) < 1e-5 and abs(arabic_probability - arabic) < 1e-5
 
 
 def _walk(reference: Any, data: bytes) -> list[int]:
