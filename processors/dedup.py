@@ -121,8 +121,9 @@ class Deduplicator:
         self.texts: dict[str, tuple[str, float]] = {}  # text_hash → (first article with that text, its time)
 
     def rebuild_index(self) -> int:
-        """Rebuild the in-memory LSH buckets from the stored signatures (after a Faust table recovery or a
-        rebalance, or when opening a restored store); returns the number of articles indexed."""
+        """Rebuild what is derived from the stored entries, the LSH buckets (from the signatures) and the first
+        article of each text (from `h`), after a Faust table recovery or a rebalance, or when opening a restored
+        store; returns the number of articles indexed in the buckets."""
         self.index.clear()
         entries, firsts = [], []
         for key, value in self.store.items():
