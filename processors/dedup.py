@@ -125,10 +125,11 @@ class Deduplicator:
         article of each text (from `h`), after a Faust table recovery or a rebalance, or when opening a restored
         store; returns the number of articles indexed in the buckets."""
         self.index.clear()
-        entries, firsts = [], []
+        indexed, firsts = [], []
         for key, value in self.store.items():
             if key.startswith("a:"):
-                entries.append((key[2:], value))
+                if "sig" in value:
+                    indexed.append((key[2:], value))
                 if "h" in value:
                     firsts.append((value["t"], value["h"], key[2:]))
             elif key.startswith("h:"):  # an older store's own entry
@@ -136,8 +137,7 @@ class Deduplicator:
         self.texts = {}
         for moment, text_hash, article_id in sorted(firsts):
             self.texts.setdefault(text_hash, (article_id, moment))
-        indexed = sorted(((i, e) for i, e in entries if "sig" in e), key=lambda item: item[1]["t"])
-        for article_id, entry in indexed:
+        for article_id, entry in sorted(indexed, key=lambda item: item[1]["t"]):
             signature = _unpack(entry["sig"])
             self.index.add(article_id, entry["t"], (signature, entry["n"]), self.index.lookup(signature))
         return len(indexed)
