@@ -147,8 +147,8 @@ class Stages:
         if self.archive is not None:
             for event, _ in parsed:
                 self.archive.append(event.value)
-        # Before the pool's turn, so that the rewrite leaves as batches of its own: a restarted worker's recovery
-        # from Tansu misses all but the first record of the changelog's last batch (notes §1, ListOffsets).
+        # Before the pool's turn, so that the rewrite leaves as batches of its own, ahead of this batch's writes: a
+        # recovery that cannot correct Tansu's changelog end (faust_fixes) misses all but a last batch's first record.
         await self._rewrite_if_lost("dedup", self.chain.deduplicator.store, events[0])
         return parsed, asyncio.ensure_future(self._pooled(self.pool.extract, parsed, "extract"))
 

@@ -56,10 +56,10 @@ reprints (different ids) can land on different workers whose tables do not see e
 re-key by a content key before this stage. Extraction and dedup run in that one stage. Enrichment and story
 clustering (`processors.cluster`) run on `news.articles.v1` (AKHBAR_TOPIC_PARTITIONS, default 1); with N > 1
 story clusters form within a partition. Redelivery after a rebalance re-runs `check` on an id already seen:
-the stored decision is returned. Caveat: Tansu's ListOffsets bug can make a table recovered from its changelog
-miss its last update; if that update was an article's `a:` entry, the article is judged again on redelivery
-(never as a duplicate of itself: its own id is excluded from exact and LSH matches), and its decision can
-differ from the first only if an article judged in between is similar to it.
+the stored decision is returned. Should a recovered table miss an article's `a:` entry (Tansu under-reports a
+changelog's end; `pipeline/faust_fixes.py` reads past it, and falls back to the broker's answer if it cannot),
+the article is judged again on redelivery (never as a duplicate of itself: its own id is excluded from exact
+and LSH matches), and its decision can differ from the first only if an article judged in between is similar.
 """
 
 from __future__ import annotations

@@ -1,16 +1,23 @@
-"""The recovery-order fix: the seek happens while stream partitions are paused, and the queues are cleared before
-anything is fetched into them (pipeline/faust_fixes.py; the end-to-end check is the second-worker fault test)."""
+"""The Faust fixes (pipeline/faust_fixes.py): the recovery's order, fetches over a snapshot of the active partitions,
+the changelog ends. End to end: the fault tests (second worker, restarts over a changelog)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import faust
 from faust.tables.recovery import Recovery
+from faust.transport.consumer import ThreadDelegateConsumer
+from faust.types import TP
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from pipeline import faust_fixes
+from pipeline.broker import EmbeddedBroker
 from pipeline.faust_fixes import on_recovery_completed
+from pipeline.topics import TopicSpec, ensure_topics
 
 
 class Calls(list[str]):
@@ -90,6 +97,8 @@ def test_apply_installs_the_fixes_on_the_pinned_minor_only(monkeypatch: Any) -> 
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
     monkeypatch.setattr(Recovery, "on_recovery_completed", Recovery.on_recovery_completed)  # undone after the test
+    monkeypatch.setattr(ThreadDelegateConsumer, "highwaters", ThreadDelegateConsumer.highwaters)
+    monkeypatch.setattr(AIOKafkaConsumerThread, "_fetch_records", AIOKafkaConsumerThread._fetch_records)
     made = type("Consumer", (), {"_fetch_max_wait_ms": 1500})
     monkeypatch.setattr(AIOKafkaConsumerThread, "_akhbar_upstream_create", lambda self, *a, **k: made(), raising=False)
     monkeypatch.setattr(
@@ -98,8 +107,127 @@ def test_apply_installs_the_fixes_on_the_pinned_minor_only(monkeypatch: Any) -> 
     assert faust.__version__.startswith(faust_fixes.FIXED_MINOR)
     assert faust_fixes.apply(fetch_max_wait_ms=80) is True
     assert Recovery.on_recovery_completed is on_recovery_completed
+    assert AIOKafkaConsumerThread._fetch_records is faust_fixes.fetch_records
+    assert ThreadDelegateConsumer.highwaters is faust_fixes.highwaters
     consumer = AIOKafkaConsumerThread._create_worker_consumer(object())  # type: ignore[arg-type]
     assert consumer._fetch_max_wait_ms == 80  # Faust's hard-coded 1500 ms replaced before the consumer starts
     monkeypatch.setattr(faust, "__version__", "0.16.0")
     monkeypatch.setattr(Recovery, "on_recovery_completed", "upstream")
     assert faust_fixes.apply() is False and Recovery.on_recovery_completed == "upstream"
+
+
+def test_changelog_ends_are_read_past_tansus_answer(tmp_path: Any) -> None:
+    """Tansu answers ListOffsets with the last batch's base offset + 1; the recovery needs the offset after it."""
+    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as broker:
+        ensure_topics(broker.bootstrap, [TopicSpec("changelog", 2, 0, compacted=True)])
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=50)
+        for batch in range(3):  # three record batches of ten
+            for n in range(10):
+                producer.send("changelog", f"{batch}.{n}".encode(), partition=0)
+            producer.flush(10)
+        producer.close()
+        consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
+        answered = consumer.end_offsets([TopicPartition("changelog", 0)])[TopicPartition("changelog", 0)]
+        consumer.close()
+        full, empty = TP("changelog", 0), TP("changelog", 1)
+        assert faust_fixes.true_ends(broker.bootstrap, {full: answered, empty: 0}) == {full: 30, empty: 0}
+        assert faust_fixes.true_ends(broker.bootstrap, {full: 30}) == {full: 30}  # a right answer stays
+
+
+def test_highwaters_corrects_upstreams_answer_or_keeps_it(monkeypatch: Any) -> None:
+    tp = TP("changelog", 0)
+
+    async def upstream(*partitions: Any) -> dict[Any, int]:
+        return {tp: 21}
+
+    url = type("Url", (), {"host": "127.0.0.1", "port": 9})()
+    consumer = type("C", (), {"_akhbar_upstream_highwaters": staticmethod(upstream),
+                              "app": type("A", (), {"conf": type("S", (), {"broker": [url]})()})()})()  # fmt: skip
+    asked: list[str] = []
+
+    def corrected(bootstrap: str, ends: Any) -> dict[Any, int]:
+        asked.append(bootstrap)
+        return {tp: 30}
+
+    monkeypatch.setattr(faust_fixes, "true_ends", corrected)
+    assert asyncio.run(faust_fixes.highwaters(consumer, tp)) == {tp: 30} and asked == ["127.0.0.1:9"]
+
+    def unreachable(bootstrap: str, ends: Any) -> Any:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(faust_fixes, "true_ends", unreachable)
+    assert asyncio.run(faust_fixes.highwaters(consumer, tp)) == {tp: 21}  # the recovery goes on, as upstream
+
+
+class Record:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+class FakeAIOKafka:
+    """aiokafka's consumer as ``fetch_records`` sees it: its fetcher reads an empty partition set as every partition
+    (as aiokafka's does), and ``during_wait`` runs while it waits, as the app's thread runs meanwhile."""
+
+    def __init__(self, buffered: dict[TP, list[int]], during_wait: Any = lambda: None) -> None:
+        self.buffered, self.during_wait = buffered, during_wait
+        self.asked: list[frozenset[TP]] = []
+        self.seeks: list[tuple[TP, int]] = []
+        self._closed = False
+        self._fetcher = self
+        self._subscriptions = self
+        self._subscription = self
+
+    @contextlib.contextmanager
+    def fetch_context(self) -> Iterator[None]:
+        yield
+
+    def is_assigned(self, tp: TP) -> bool:
+        return tp in self.buffered
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def fetched_records(self, partitions: Any, **limits: Any) -> Any:
+        self.asked.append(frozenset(partitions))
+        self.during_wait()
+        wanted = [tp for tp in self.buffered if not partitions or tp in partitions]
+        return {tp: [Record(offset) for offset in self.buffered[tp]] for tp in wanted}
+
+
+RAW, CHANGELOG = TP("news.raw.v1", 0), TP("dedup-changelog", 0)
+
+
+def app_consumer(active: set[TP]) -> Any:
+    return type("Consumer", (), {"flow_active": True, "_active_partitions": active, "_buffered_partitions": set()})()
+
+
+def fetch(kafka: FakeAIOKafka, consumer: Any) -> Any:
+    thread = type("Thread", (), {"consumer": consumer})()
+    return asyncio.run(faust_fixes.fetch_records(thread, kafka, consumer._active_partitions, timeout=1.0))
+
+
+def test_a_fetch_over_no_active_partition_takes_nothing() -> None:
+    kafka = FakeAIOKafka({RAW: [0, 1, 2]})
+    assert fetch(kafka, app_consumer(set())) == {} and kafka.asked == [] and kafka.seeks == []
+
+
+def test_the_end_of_a_recovery_does_not_drain_the_paused_stream_partitions() -> None:
+    """The case that stalled a worker: the active set emptied while a fetch for the changelog waited."""
+    active = {CHANGELOG}
+    kafka = FakeAIOKafka({RAW: [0, 1, 2]}, during_wait=active.clear)
+    assert fetch(kafka, app_consumer(active)) == {} and kafka.asked == [frozenset({CHANGELOG})]
+    assert kafka.seeks == []  # never handed out, so nothing to rewind
+
+
+def test_records_of_a_partition_paused_during_the_wait_are_rewound() -> None:
+    active = {RAW, CHANGELOG}
+    kafka = FakeAIOKafka({RAW: [5, 6], CHANGELOG: [9]}, during_wait=lambda: active.discard(RAW))
+    taken = fetch(kafka, app_consumer(active))
+    assert {tp: [r.offset for r in records] for tp, records in taken.items()} == {CHANGELOG: [9]}
+    assert kafka.seeks == [(RAW, 5)]  # read again from its first unhanded record once it resumes
+
+
+def test_records_of_active_partitions_are_returned_untouched() -> None:
+    kafka = FakeAIOKafka({RAW: [0, 1]})
+    taken = fetch(kafka, app_consumer({RAW}))
+    assert [r.offset for r in taken[RAW]] == [0, 1] and kafka.seeks == []
